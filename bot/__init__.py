@@ -1,0 +1,1 @@
+"""Amani: a multilingual mental-health support assistant built on Rasa Open Source."""

@@ -1,0 +1,1 @@
+"""Custom actions served by rasa-sdk (``python -m rasa_sdk --actions bot.actions``)."""

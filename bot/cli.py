@@ -1,0 +1,142 @@
+"""Command line: ``python -m bot <command>``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from typing import Any, Iterable, TextIO
+
+from bot.settings import get_settings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from bot.runtime import NotTrainedError, load_router
+
+    try:
+        router = load_router(get_settings())
+    except NotTrainedError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    stream: TextIO = open(args.file, encoding="utf-8") if args.file else sys.stdin
+    loop = asyncio.new_event_loop()
+    try:
+        for line in stream:
+            if line.strip():
+                print(json.dumps(loop.run_until_complete(_classify_line(router, line)), ensure_ascii=False),
+                      flush=True)
+    finally:
+        loop.close()
+        if args.file:
+            stream.close()
+    return 0
+
+
+async def _classify_line(router: Any, line: str) -> dict[str, Any]:
+    try:
+        item = json.loads(line)
+        text = item["text"] if isinstance(item, dict) else None
+        if not isinstance(text, str):
+            raise ValueError("each line needs a string 'text'")
+    except (ValueError, KeyError) as exc:
+        return {"error": f"bad input line: {exc}"}
+    result = await router.parse_text(text, explicit=item.get("lang"))
+    intent = result.get("intent") or {}
+    return {
+        "text": text,
+        "language": result["language"],
+        "language_source": result["language_source"],
+        "intent": intent.get("name"),
+        "confidence": round(float(intent.get("confidence") or 0.0), 4),
+        "entities": [
+            {"entity": e["entity"], "value": e.get("value"), "start": e.get("start"), "end": e.get("end")}
+            for e in result.get("entities") or []
+        ],
+        "crisis": result["crisis"],
+        "crisis_reasons": result["crisis_reasons"],
+    }
+
+
+def _train(args: argparse.Namespace) -> int:
+    from bot.training import train
+
+    print("Training stale models:")
+    train(get_settings(), force=args.force, languages=args.language or None)
+    return 0
+
+
+def _eval_nlu(args: argparse.Namespace) -> int:
+    from bot.evaluation import evaluate_nlu
+
+    report = evaluate_nlu(get_settings(), args.language or None)
+    low = {lang: r["intent_macro_f1"] for lang, r in report.items() if r["intent_macro_f1"] < args.min_f1}
+    if low:
+        print(f"Below intent macro-F1 {args.min_f1}: {low}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.server import serve
+
+    serve(get_settings(), with_actions=not args.no_actions)
+    return 0
+
+
+def _shell(args: argparse.Namespace) -> int:
+    from bot.runtime import load_agent
+
+    async def main() -> None:
+        agent = await load_agent(get_settings())
+        print("Type a message (Ctrl-D to quit).")
+        for line in _lines():
+            for reply in await agent.handle_text(line, sender_id="shell") or []:
+                print("Amani:", reply.get("text", ""))
+                for button in reply.get("buttons") or []:
+                    print(f"   [{button['title']}] -> {button['payload']}")
+
+    asyncio.run(main())
+    return 0
+
+
+def _lines() -> Iterable[str]:
+    while True:
+        try:
+            yield input("You: ")
+        except EOFError:
+            return
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Amani command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("classify", help="classify JSON lines {'text', 'lang'?} from FILE or stdin")
+    p.add_argument("file", nargs="?")
+    p.set_defaults(func=_classify)
+    p = sub.add_parser("train", help="train the models whose inputs changed")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--language", action="append")
+    p.set_defaults(func=_train)
+    p = sub.add_parser("eval-nlu", help="per-language intent F1 on held-out examples")
+    p.add_argument("--language", action="append")
+    p.add_argument("--min-f1", type=float, default=0.85)
+    p.set_defaults(func=_eval_nlu)
+    p = sub.add_parser("run", help="serve the bot (REST channel) and the action server")
+    p.add_argument("--no-actions", action="store_true")
+    p.set_defaults(func=_run)
+    p = sub.add_parser("shell", help="talk to the trained bot in the terminal")
+    p.set_defaults(func=_shell)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    logging.basicConfig(level=os.environ.get("AMANI_LOG_LEVEL", "WARNING"))
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)

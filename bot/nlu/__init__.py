@@ -1,0 +1,1 @@
+"""Language routing, per-language NLU components and the crisis layer."""

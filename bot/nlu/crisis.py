@@ -1,0 +1,48 @@
+"""The crisis layer: runs on every message, before and beside the ML models, and can only add recall.
+
+Layers, each recorded in ``crisis_reasons`` when it fires:
+* ``lexicon:<lang>:<rule>`` — the deterministic per-language lexicon (content/crisis/<lang>.yml); every language's
+  lexicon is scanned, so a wrong language guess cannot hide a crisis;
+* ``intent`` — the DIET ``crisis`` intent of the routed language's pipeline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from bot.nlu.lexicon import CrisisLexicon
+
+CRISIS_INTENT = "crisis"
+INTENT_THRESHOLD = 0.5
+
+
+class CrisisDetector:
+    """Deterministic-first crisis detection."""
+
+    def __init__(self, lexicons: Mapping[str, CrisisLexicon]) -> None:
+        self.lexicons = dict(lexicons)
+
+    @classmethod
+    def load(cls, directory: Path, languages: list[str]) -> "CrisisDetector":
+        """Load ``<directory>/<lang>.yml`` for each language that has one."""
+        return cls({lang: CrisisLexicon.load(directory / f"{lang}.yml") for lang in languages
+                    if (directory / f"{lang}.yml").exists()})
+
+    def scan(self, text: str, language: str) -> list[str]:
+        """Lexicon reasons for ``text``; the routed language's lexicon first."""
+        order = [language] + [lang for lang in self.lexicons if lang != language]
+        reasons: list[str] = []
+        for lang in order:
+            lexicon = self.lexicons.get(lang)
+            if lexicon is not None:
+                reasons.extend(f"lexicon:{lang}:{hit.rule_id}" for hit in lexicon.scan(text))
+        return reasons
+
+    def detect(self, text: str, language: str, parse: Mapping[str, Any]) -> list[str]:
+        """All reasons that make this message a crisis (empty when none fired)."""
+        reasons = self.scan(text, language)
+        ranking = parse.get("intent_ranking") or [parse.get("intent") or {}]
+        if any(i.get("name") == CRISIS_INTENT and (i.get("confidence") or 0) >= INTENT_THRESHOLD for i in ranking):
+            reasons.append("intent")
+        return reasons

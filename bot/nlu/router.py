@@ -1,0 +1,193 @@
+"""The language router: chooses a per-language NLU pipeline for each message and runs the crisis layer.
+
+Plugged into Rasa as the agent's ``http_interpreter`` (any object with ``async parse(UserMessage) -> dict``).
+Order of decisions (``language_source`` in the parse result):
+
+1. ``explicit``     a change-language request: a ``/language xx`` command, a button payload, or the
+                    ``change_language`` intent naming a language;
+2. ``conversation`` the conversation's current language (sticky: "ok", "👍", "3" never flip it). Only a confident
+                    identification of another supported language in a message of two or more words switches
+                    (``autodetect``);
+3. ``channel``      the channel's hint (``metadata.language``, e.g. Telegram's ``language_code``), unless the text
+                    itself is confidently in another supported language;
+4. ``autodetect``   automatic identification above a confidence threshold;
+5. ``default``      the registry's default language.
+A message confidently identified as a language we do not serve gets the ``unsupported_language`` intent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol
+
+import regex
+
+from bot.languages import LanguageRegistry
+from bot.nlu.crisis import CRISIS_INTENT, CrisisDetector
+from bot.nlu.langid import Guess, LanguageIdentifier
+
+logger = logging.getLogger(__name__)
+
+MAX_NLU_CHARS = 1000  # long posts are classified on their start; the crisis layer always reads all of it
+_PAYLOAD = regex.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", regex.DOTALL)
+_COMMAND = regex.compile(r"^/(?P<command>[a-z]+)(?:@\w+)?(?:\s+(?P<arg>\S+))?\s*$", regex.IGNORECASE)
+COMMANDS = {"start": "greet", "help": "ask_capabilities", "language": "change_language", "privacy": "ask_privacy"}
+
+
+class Parser(Protocol):
+    """One language's NLU: text in, Rasa parse data out."""
+
+    async def parse_message(self, message_data: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Route:
+    """The language chosen for a message and why."""
+
+    language: str
+    source: str
+    unsupported: Optional[str] = None
+
+
+class LanguageRouter:
+    """Route each message to its language's NLU, then apply the crisis layer."""
+
+    def __init__(
+        self,
+        registry: LanguageRegistry,
+        identifier: LanguageIdentifier,
+        parsers: Mapping[str, Parser],
+        crisis: CrisisDetector,
+        min_confidence: float = 0.55,
+        switch_confidence: float = 0.8,
+        language_lookup: Optional[Callable[[str], Awaitable[Optional[str]]]] = None,
+        known_intents: Optional[set[str]] = None,
+    ) -> None:
+        self.registry = registry
+        self.identifier = identifier
+        self.parsers = dict(parsers)
+        self.crisis = crisis
+        self.min_confidence = min_confidence
+        self.switch_confidence = switch_confidence
+        self.language_lookup = language_lookup
+        self.known_intents = known_intents
+
+    async def parse(self, message: Any) -> dict[str, Any]:
+        """Rasa's interpreter interface: parse a ``UserMessage``."""
+        current = None
+        if self.language_lookup is not None and message.sender_id:
+            current = await self.language_lookup(message.sender_id)
+        return await self.parse_text(message.text or "", metadata=message.metadata, current=current)
+
+    async def parse_text(
+        self,
+        text: str,
+        metadata: Optional[Mapping[str, Any]] = None,
+        current: Optional[str] = None,
+        explicit: Optional[str] = None,
+    ) -> dict[str, Any]:
+        """Parse ``text`` given the conversation's current language and the channel's metadata."""
+        metadata = metadata or {}
+        current = self.registry.supported(current)
+        stripped = text.strip()
+        payload = self._payload(stripped)
+        if payload is not None:
+            route = Route(self.registry.supported(explicit) or current or self.registry.default, "conversation")
+            result = payload
+        else:
+            route = self.route(stripped, current, metadata, explicit)
+            parser = self.parsers[route.language]
+            result = await parser.parse_message(stripped[:MAX_NLU_CHARS] if stripped else stripped)
+            result["text"] = text
+        intent = (result.get("intent") or {}).get("name")
+        if intent == "change_language":
+            named = self._requested_language(result, stripped)
+            if named:
+                route = Route(named, "explicit")
+            else:
+                result["intent"] = {"name": "choose_language", "confidence": 1.0}
+        reasons = self.crisis.detect(text, route.language, result)
+        if reasons:
+            result["intent"] = {"name": CRISIS_INTENT, "confidence": 1.0}
+        elif route.unsupported:
+            result["intent"] = {"name": "unsupported_language", "confidence": 1.0}
+        entities = [e for e in result.get("entities") or [] if e.get("entity") not in ("language", "country")]
+        entities.append({"entity": "language", "value": route.language, "extractor": "LanguageRouter"})
+        country = str(metadata.get("country") or "").upper()
+        if len(country) == 2 and country.isalpha():
+            entities.append({"entity": "country", "value": country, "extractor": "LanguageRouter"})
+        result.update(
+            entities=entities,
+            language=route.language,
+            language_source=route.source,
+            unsupported_language=route.unsupported,
+            crisis=bool(reasons),
+            crisis_reasons=reasons,
+        )
+        return result
+
+    def route(
+        self, text: str, current: Optional[str], metadata: Mapping[str, Any], explicit: Optional[str] = None
+    ) -> Route:
+        """Choose the language for ``text`` (see the module docstring for the order)."""
+        chosen = self.registry.supported(explicit)
+        if chosen:
+            return Route(chosen, "explicit")
+        guess = self.identifier.identify(text) if text else Guess(None, 0.0)
+        confident_other = (
+            guess.language is not None and guess.confidence >= self.switch_confidence
+        )
+        if guess.unsupported and guess.words >= 3:
+            return Route(current or self.registry.default, "autodetect", unsupported=guess.unsupported)
+        if current:
+            if confident_other and guess.language != current and guess.words >= 2:
+                return Route(guess.language, "autodetect")
+            return Route(current, "conversation")
+        hint = self.registry.supported(metadata.get("language"))
+        if hint:
+            if confident_other and guess.language != hint:
+                return Route(guess.language, "autodetect")
+            return Route(hint, "channel")
+        if guess.language and guess.confidence >= self.min_confidence:
+            return Route(guess.language, "autodetect")
+        if guess.unsupported:
+            return Route(self.registry.default, "autodetect", unsupported=guess.unsupported)
+        return Route(self.registry.default, "default")
+
+    def _requested_language(self, result: Mapping[str, Any], text: str) -> Optional[str]:
+        for entity in result.get("entities") or []:
+            if entity.get("entity") == "language" and entity.get("extractor") != "LanguageRouter":
+                named = self.registry.supported(entity.get("value"))
+                if named:
+                    return named
+        return self.registry.named_language(text)
+
+    def _payload(self, text: str) -> Optional[dict[str, Any]]:
+        """Button payloads (``/intent{"entity": "value"}``) and chat commands (``/language es``)."""
+        match = _PAYLOAD.match(text)
+        entities: list[dict[str, Any]] = []
+        if match and (self.known_intents is None or match["intent"] in self.known_intents):
+            intent = match["intent"]
+            if match["entities"]:
+                try:
+                    values = json.loads(match["entities"])
+                except ValueError:
+                    return None
+                if not isinstance(values, dict):
+                    return None
+                entities = [{"entity": str(k), "value": v, "extractor": "payload"} for k, v in values.items()]
+        else:
+            command = _COMMAND.match(text)
+            if not command or command["command"].lower() not in COMMANDS:
+                return None
+            intent = COMMANDS[command["command"].lower()]
+            if command["arg"]:
+                entities = [{"entity": "language", "value": command["arg"], "extractor": "payload"}]
+        return {
+            "text": text,
+            "intent": {"name": intent, "confidence": 1.0},
+            "intent_ranking": [{"name": intent, "confidence": 1.0}],
+            "entities": entities,
+        }

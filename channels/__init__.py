@@ -1,0 +1,1 @@
+"""Messaging channels: Rasa input/output channels, one module per platform."""
