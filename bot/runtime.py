@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from bot.languages import LanguageRegistry
 from bot.nlu.crisis import CrisisDetector
+from bot.nlu.entities import EntityNormaliser
 from bot.nlu.langid import LanguageIdentifier
 from bot.nlu.router import LanguageRouter
 from bot.nlu.training_data import iter_examples
@@ -14,6 +15,7 @@ from bot.settings import Settings
 from bot.training import core_model_path, missing_models, nlu_model_path
 
 logger = logging.getLogger(__name__)
+CATEGORICAL_ENTITIES = ("mood", "topic")
 
 
 class NotTrainedError(RuntimeError):
@@ -58,6 +60,9 @@ def load_router(settings: Settings, known_intents: Optional[set[str]] = None) ->
         min_confidence=settings.langid_min_confidence,
         switch_confidence=settings.langid_switch_confidence,
         known_intents=known_intents,
+        entity_normaliser=EntityNormaliser.from_training_data(
+            settings.root / "data" / "nlu", registry.codes, CATEGORICAL_ENTITIES
+        ),
     )
 
 

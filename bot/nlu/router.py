@@ -7,7 +7,8 @@ Order of decisions (``language_source`` in the parse result):
                     ``change_language`` intent naming a language;
 2. ``conversation`` the conversation's current language (sticky: "ok", "👍", "3" never flip it). Only a confident
                     identification of another supported language in a message of two or more words switches
-                    (``autodetect``);
+                    (``autodetect``); a confident one-word message in another language ("gracias") is read by that
+                    language's NLU but answered in the conversation's language;
 3. ``channel``      the channel's hint (``metadata.language``, e.g. Telegram's ``language_code``), unless the text
                     itself is confidently in another supported language;
 4. ``autodetect``   automatic identification above a confidence threshold;
@@ -26,6 +27,7 @@ import regex
 
 from bot.languages import LanguageRegistry
 from bot.nlu.crisis import CRISIS_INTENT, CrisisDetector
+from bot.nlu.entities import EntityNormaliser
 from bot.nlu.langid import Guess, LanguageIdentifier
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,12 @@ class Route:
     language: str
     source: str
     unsupported: Optional[str] = None
+    nlu_language: Optional[str] = None  # a one-word reply in another language is read by that language's NLU
+
+    @property
+    def parser_language(self) -> str:
+        """The language whose NLU reads the message."""
+        return self.nlu_language or self.language
 
 
 class LanguageRouter:
@@ -64,6 +72,7 @@ class LanguageRouter:
         switch_confidence: float = 0.8,
         language_lookup: Optional[Callable[[str], Awaitable[Optional[str]]]] = None,
         known_intents: Optional[set[str]] = None,
+        entity_normaliser: Optional[EntityNormaliser] = None,
     ) -> None:
         self.registry = registry
         self.identifier = identifier
@@ -73,6 +82,7 @@ class LanguageRouter:
         self.switch_confidence = switch_confidence
         self.language_lookup = language_lookup
         self.known_intents = known_intents
+        self.entity_normaliser = entity_normaliser
 
     async def parse(self, message: Any) -> dict[str, Any]:
         """Rasa's interpreter interface: parse a ``UserMessage``."""
@@ -98,9 +108,11 @@ class LanguageRouter:
             result = payload
         else:
             route = self.route(stripped, current, metadata, explicit)
-            parser = self.parsers[route.language]
-            result = await parser.parse_message(stripped[:MAX_NLU_CHARS] if stripped else stripped)
+            parser = self.parsers[route.parser_language]
+            result = await parser.parse_message(stripped[:MAX_NLU_CHARS])
             result["text"] = text
+            if self.entity_normaliser is not None:
+                result["entities"] = self.entity_normaliser.apply(route.parser_language, result.get("entities") or [])
         intent = (result.get("intent") or {}).get("name")
         if intent == "change_language":
             named = self._requested_language(result, stripped)
@@ -142,8 +154,10 @@ class LanguageRouter:
         if guess.unsupported and guess.words >= 3:
             return Route(current or self.registry.default, "autodetect", unsupported=guess.unsupported)
         if current:
-            if confident_other and guess.language != current and guess.words >= 2:
-                return Route(guess.language, "autodetect")
+            if confident_other and guess.language != current:
+                if guess.words >= 2:
+                    return Route(guess.language, "autodetect")
+                return Route(current, "conversation", nlu_language=guess.language)
             return Route(current, "conversation")
         hint = self.registry.supported(metadata.get("language"))
         if hint:

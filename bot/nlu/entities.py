@@ -1,0 +1,100 @@
+"""Mapping the spans DIET extracts for categorical entities (mood, topic) onto their canonical values.
+
+DIET returns the words it found ("really stressed", "sleep better"); responses and content are keyed by canonical
+values ("stressed", "sleep"). The mapping is learnt from the annotated training examples of each language: every
+word seen inside an annotated span votes for that span's value, in proportion to how specific it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import regex
+import yaml
+
+from bot.nlu.textnorm import normalise
+
+_ANNOTATED = regex.compile(r"\[([^\]]+)\](?:\{([^}]*)\}|\(([^)]*)\))")
+_TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+")
+MIN_SCORE = 0.6
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(normalise(text))
+
+
+def _same_word(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    n = min(len(a), len(b))
+    return n >= 4 and a[:n] == b[:n]
+
+
+class EntityNormaliser:
+    """Canonicalise the values of the given entities, per language; unmappable spans are dropped."""
+
+    def __init__(self, votes: dict[tuple[str, str], dict[str, Counter]], values: dict[str, set[str]]) -> None:
+        self._votes = votes
+        self.values = values
+
+    @classmethod
+    def from_training_data(cls, nlu_root: Path, languages: Iterable[str], entities: Iterable[str]) -> "EntityNormaliser":
+        """Learn word → value votes from ``[span]{"entity": e, "value": v}`` annotations."""
+        wanted = set(entities)
+        votes: dict[tuple[str, str], dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+        values: dict[str, set[str]] = defaultdict(set)
+        for lang in languages:
+            for path in sorted((nlu_root / lang).glob("**/*.yml")):
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                for item in data.get("nlu") or []:
+                    for match in _ANNOTATED.finditer(str(item.get("examples", ""))):
+                        entity, value = _annotation(match)
+                        if entity in wanted:
+                            values[entity].add(value)
+                            for token in _tokens(match.group(1)):
+                                votes[(lang, entity)][token][value] += 1
+        return cls({k: dict(v) for k, v in votes.items()}, dict(values))
+
+    def canonical(self, language: str, entity: str, span: str) -> Optional[str]:
+        """The canonical value for ``span``, or None when no value is clearly meant."""
+        if span in self.values.get(entity, ()):
+            return span
+        votes = self._votes.get((language, entity), {})
+        scores: Counter = Counter()
+        for token in _tokens(span):
+            for known, counts in votes.items():
+                if _same_word(token, known):
+                    total = sum(counts.values())
+                    for value, n in counts.items():
+                        scores[value] += n / total
+        if not scores:
+            return None
+        value, score = scores.most_common(1)[0]
+        return value if score >= MIN_SCORE else None
+
+    def apply(self, language: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Entities with canonical values; spans of managed entities that map to nothing are removed."""
+        out = []
+        for entity in entities:
+            name = entity.get("entity")
+            if name in self.values and entity.get("extractor") not in ("payload", "LanguageRouter"):
+                value = self.canonical(language, name, str(entity.get("value", "")))
+                if value is None:
+                    continue
+                entity = {**entity, "value": value}
+            out.append(entity)
+        return out
+
+
+def _annotation(match: regex.Match) -> tuple[Optional[str], str]:
+    span, as_json, as_name = match.group(1), match.group(2), match.group(3)
+    if as_name is not None:
+        return as_name.split(":")[0].strip() or None, span
+    try:
+        data = json.loads("{" + as_json + "}")
+    except ValueError:
+        return None, span
+    return data.get("entity"), str(data.get("value", span))

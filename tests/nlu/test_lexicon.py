@@ -1,0 +1,99 @@
+"""The crisis lexicons: per-language test cases written with them, and the guard rule that keeps real signals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.nlu.lexicon import CrisisLexicon, LexiconError
+from tests.conftest import LANGUAGES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def lexicon(lang: str) -> CrisisLexicon:
+    return CrisisLexicon.load(ROOT / "content" / "crisis" / f"{lang}.yml")
+
+
+def cases(lang: str, kind: str) -> list[str]:
+    data = yaml.safe_load((ROOT / "tests" / "fixtures" / "lexicon" / f"{lang}.yml").read_text(encoding="utf-8"))
+    return data[kind]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_language_has_a_lexicon_with_guards(lang):
+    lex = lexicon(lang)
+    assert lex.language == lang
+    assert sum(len(rule.patterns) for rule in lex.signals) >= 20 and lex.guards
+    categories = {rule.category for rule in lex.signals}
+    assert {"suicidal_ideation", "self_harm", "child_abuse"} <= categories
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_crisis_messages_fire(lang):
+    lex = lexicon(lang)
+    missed = [text for text in cases(lang, "must_fire") if not lex.scan(text)]
+    assert not missed
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_figurative_and_everyday_messages_do_not_fire(lang):
+    lex = lexicon(lang)
+    fired = {text: [h.rule_id for h in lex.scan(text)] for text in cases(lang, "must_not_fire")}
+    assert not {t: r for t, r in fired.items() if r}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_guard_never_hides_a_real_signal_in_the_same_message(lang):
+    lex = lexicon(lang)
+    hidden = [text for text in cases(lang, "guard_cannot_hide") if not lex.scan(text)]
+    assert not hidden
+
+
+def test_guard_only_removes_the_match_it_covers(tmp_path):
+    path = tmp_path / "xx.yml"
+    path.write_text(
+        "language: xx\n"
+        "signals:\n"
+        "  - {id: die, category: suicidal_ideation, patterns: ['want to die', 'killing me']}\n"
+        "guards:\n"
+        "  - {id: homework, patterns: ['homework is killing me']}\n",
+        encoding="utf-8",
+    )
+    lex = CrisisLexicon.load(path)
+    assert lex.scan("this homework is killing me") == []
+    assert [h.rule_id for h in lex.scan("this homework is killing me and i want to die")] == ["die"]
+    assert [h.rule_id for h in lex.scan("homework is killing me. no really, it's killing me")] == ["die"]
+
+
+def test_normalisation_accents_stretching_and_gap_macro(tmp_path):
+    path = tmp_path / "xx.yml"
+    path.write_text(
+        "language: xx\nsignals:\n  - {id: m, category: suicidal_ideation, patterns: ['quiero ~ morir', 'die']}\n",
+        encoding="utf-8",
+    )
+    lex = CrisisLexicon.load(path)
+    assert lex.scan("QUIERO de verdad MORÍR")
+    assert lex.scan("i just want to dieeeee")
+    assert not lex.scan("quiero comer y luego dormir y no morir")
+    assert not lex.scan("diet coke please")
+
+
+@pytest.mark.parametrize(
+    "body,problem",
+    [
+        ("language: xx\nsignals:\n  - {id: a, category: nonsense, patterns: ['x']}\n", "unknown category"),
+        ("language: xx\nsignals:\n  - {id: a, category: self_harm, patterns: ['(unclosed']}\n", "does not compile"),
+        ("signals: []\n", "needs a top-level 'language'"),
+        ("language: xx\nsignals:\n  - {id: a, category: self_harm}\n", "needs an 'id'"),
+    ],
+)
+def test_bad_lexicon_files_are_reported_with_file_and_line(tmp_path, body, problem):
+    path = tmp_path / "bad.yml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(LexiconError) as err:
+        CrisisLexicon.load(path)
+    assert problem in str(err.value)
+    assert str(err.value).startswith(f"{path}:")
