@@ -6,7 +6,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help venv setup train validate test test-fast run shell eval bench lint clean
+.PHONY: help venv setup train validate test run shell eval bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ shell: setup ## talk to the bot in the terminal
 
 eval: setup ## per-language NLU evaluation report (reports/nlu-eval.json)
 	@$(PY) -m bot eval-nlu
+
+bench: setup ## latency of the crisis layer and the router per message (reports/bench.json)
+	@$(PY) -m bot bench
 
 lint: venv ## ruff
 	@.venv/bin/ruff check bot channels tests

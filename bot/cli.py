@@ -107,6 +107,13 @@ def _eval_crisis(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from bot.bench import run
+
+    print(json.dumps(run(get_settings(), with_models=not args.lexicon_only), indent=2))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from bot.server import serve
 
@@ -160,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lexicon-only", action="store_true", help="only the deterministic lexicons (no models)")
     p.add_argument("--report", help="also write the full report (with misses) as JSON here")
     p.set_defaults(func=_eval_crisis)
+    p = sub.add_parser("bench", help="latency of the crisis layer and the router (reports/bench.json)")
+    p.add_argument("--lexicon-only", action="store_true")
+    p.set_defaults(func=_bench)
     p = sub.add_parser("run", help="serve the bot (REST channel) and the action server")
     p.add_argument("--no-actions", action="store_true")
     p.set_defaults(func=_run)
