@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot import fastload
 from bot.languages import LanguageRegistry
 from bot.settings import Settings
 from bot.training import _is_fresh, _stamp, fingerprint, nlu_inputs
@@ -23,6 +24,7 @@ def evaluate_nlu(settings: Settings, languages: list[str] | None = None) -> dict
     from rasa.shared.nlu.training_data.loading import load_data
     from sklearn.metrics import classification_report, f1_score
 
+    fastload.install()
     registry = LanguageRegistry.load(settings.languages_file)
     work = settings.models_dir / "eval"
     work.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
+from bot import fastload
 from bot.languages import LanguageRegistry
 from bot.nlu.crisis import CrisisDetector
 from bot.nlu.entities import EntityNormaliser
@@ -45,6 +46,7 @@ def load_router(settings: Settings, known_intents: Optional[set[str]] = None) ->
     """Load every language's NLU model and build the router around them."""
     from rasa.core.agent import Agent
 
+    fastload.install()
     missing = missing_models(settings)
     if missing:
         raise NotTrainedError(
@@ -70,6 +72,7 @@ async def load_agent(settings: Settings, endpoints: Any = None) -> Any:
     """The dialogue agent with the router as its interpreter, reading sticky languages from the tracker store."""
     from rasa.core.agent import load_agent as rasa_load_agent
 
+    fastload.install()
     agent = await rasa_load_agent(model_path=str(core_model_path(settings)), endpoints=endpoints)
     router = load_router(settings, known_intents=set(agent.domain.intents))
 

@@ -2,12 +2,16 @@
 
 DIET returns the words it found ("really stressed", "sleep better"); responses and content are keyed by canonical
 values ("stressed", "sleep"). The mapping is learnt from the annotated training examples of each language: every
-word seen inside an annotated span votes for that span's value, in proportion to how specific it is.
+word seen inside an annotated span votes for that span's value, weighted by how specific the word is (share of its
+occurrences under that value) and how often it was seen; words seen under three or more values ("feeling",
+"really") carry no vote. The value names themselves count as seen words. One value per entity is kept, and only
+under intents where that entity was annotated in the training data (a "topic" found in a mood message is dropped).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -20,6 +24,8 @@ from bot.nlu.textnorm import normalise
 _ANNOTATED = regex.compile(r"\[([^\]]+)\](?:\{([^}]*)\}|\(([^)]*)\))")
 _TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+")
 MIN_SCORE = 0.6
+GENERIC_VALUES = 3  # a word seen under this many different values is not evidence for any of them
+VALUE_NAME_WEIGHT = 5
 
 
 def _tokens(text: str) -> list[str]:
@@ -36,9 +42,15 @@ def _same_word(a: str, b: str) -> bool:
 class EntityNormaliser:
     """Canonicalise the values of the given entities, per language; unmappable spans are dropped."""
 
-    def __init__(self, votes: dict[tuple[str, str], dict[str, Counter]], values: dict[str, set[str]]) -> None:
+    def __init__(
+        self,
+        votes: dict[tuple[str, str], dict[str, Counter]],
+        values: dict[str, set[str]],
+        intents: Optional[dict[str, set[str]]] = None,
+    ) -> None:
         self._votes = votes
         self.values = values
+        self.intents = intents or {}
 
     @classmethod
     def from_training_data(cls, nlu_root: Path, languages: Iterable[str], entities: Iterable[str]) -> "EntityNormaliser":
@@ -46,6 +58,7 @@ class EntityNormaliser:
         wanted = set(entities)
         votes: dict[tuple[str, str], dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
         values: dict[str, set[str]] = defaultdict(set)
+        intents: dict[str, set[str]] = defaultdict(set)
         for lang in languages:
             for path in sorted((nlu_root / lang).glob("**/*.yml")):
                 data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -54,9 +67,14 @@ class EntityNormaliser:
                         entity, value = _annotation(match)
                         if entity in wanted:
                             values[entity].add(value)
+                            intents[entity].add(item.get("intent"))
                             for token in _tokens(match.group(1)):
                                 votes[(lang, entity)][token][value] += 1
-        return cls({k: dict(v) for k, v in votes.items()}, dict(values))
+        for (lang, entity), table in votes.items():
+            for value in values[entity]:
+                for token in {value, *value.split("_")}:
+                    table[token][value] += VALUE_NAME_WEIGHT
+        return cls({k: dict(v) for k, v in votes.items()}, dict(values), dict(intents))
 
     def canonical(self, language: str, entity: str, span: str) -> Optional[str]:
         """The canonical value for ``span``, or None when no value is clearly meant."""
@@ -66,27 +84,31 @@ class EntityNormaliser:
         scores: Counter = Counter()
         for token in _tokens(span):
             for known, counts in votes.items():
-                if _same_word(token, known):
+                if _same_word(token, known) and len(counts) < GENERIC_VALUES:
                     total = sum(counts.values())
                     for value, n in counts.items():
-                        scores[value] += n / total
+                        scores[value] += n / total * math.log1p(n)
         if not scores:
             return None
         value, score = scores.most_common(1)[0]
         return value if score >= MIN_SCORE else None
 
-    def apply(self, language: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Entities with canonical values; spans of managed entities that map to nothing are removed."""
-        out = []
+    def apply(self, language: str, entities: list[dict[str, Any]], intent: Optional[str] = None) -> list[dict[str, Any]]:
+        """Entities with canonical values; spans that map to nothing, or that the intent never carries, are removed."""
+        out: list[dict[str, Any]] = []
+        best: dict[str, dict[str, Any]] = {}
         for entity in entities:
             name = entity.get("entity")
             if name in self.values and entity.get("extractor") not in ("payload", "LanguageRouter"):
-                value = self.canonical(language, name, str(entity.get("value", "")))
-                if value is None:
+                if intent is not None and name in self.intents and intent not in self.intents[name]:
                     continue
-                entity = {**entity, "value": value}
+                value = self.canonical(language, name, str(entity.get("value", "")))
+                confidence = entity.get("confidence_entity") or 0.0
+                if value is not None and confidence >= (best.get(name) or {}).get("confidence_entity", -1.0):
+                    best[name] = {**entity, "value": value}
+                continue
             out.append(entity)
-        return out
+        return out + list(best.values())
 
 
 def _annotation(match: regex.Match) -> tuple[Optional[str], str]:

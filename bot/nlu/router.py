@@ -112,7 +112,9 @@ class LanguageRouter:
             result = await parser.parse_message(stripped[:MAX_NLU_CHARS])
             result["text"] = text
             if self.entity_normaliser is not None:
-                result["entities"] = self.entity_normaliser.apply(route.parser_language, result.get("entities") or [])
+                result["entities"] = self.entity_normaliser.apply(
+                    route.parser_language, result.get("entities") or [], (result.get("intent") or {}).get("name")
+                )
         intent = (result.get("intent") or {}).get("name")
         if intent == "change_language":
             named = self._requested_language(result, stripped)
