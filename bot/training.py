@@ -19,7 +19,7 @@ from bot.languages import LanguageRegistry
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
-NLU_CODE = ("bot/nlu/components.py", "bot/nlu/textnorm.py")
+NLU_CODE = ("bot/nlu/components.py", "bot/nlu/textnorm.py", "bot/nlu/embeddings.py")
 
 
 def nlu_model_path(settings: Settings, language: str) -> Path:
