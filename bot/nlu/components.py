@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
-
-import joblib
 from typing import Any, Dict, List, Optional, Text, Type
 
+import joblib
 import spacy
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe

@@ -53,7 +53,9 @@ class EntityNormaliser:
         self.intents = intents or {}
 
     @classmethod
-    def from_training_data(cls, nlu_root: Path, languages: Iterable[str], entities: Iterable[str]) -> "EntityNormaliser":
+    def from_training_data(
+        cls, nlu_root: Path, languages: Iterable[str], entities: Iterable[str]
+    ) -> "EntityNormaliser":
         """Learn word → value votes from ``[span]{"entity": e, "value": v}`` annotations."""
         wanted = set(entities)
         votes: dict[tuple[str, str], dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
@@ -70,7 +72,7 @@ class EntityNormaliser:
                             intents[entity].add(item.get("intent"))
                             for token in _tokens(match.group(1)):
                                 votes[(lang, entity)][token][value] += 1
-        for (lang, entity), table in votes.items():
+        for (_, entity), table in votes.items():
             for value in values[entity]:
                 for token in {value, *value.split("_")}:
                     table[token][value] += VALUE_NAME_WEIGHT
@@ -93,7 +95,9 @@ class EntityNormaliser:
         value, score = scores.most_common(1)[0]
         return value if score >= MIN_SCORE else None
 
-    def apply(self, language: str, entities: list[dict[str, Any]], intent: Optional[str] = None) -> list[dict[str, Any]]:
+    def apply(
+        self, language: str, entities: list[dict[str, Any]], intent: Optional[str] = None
+    ) -> list[dict[str, Any]]:
         """Entities with canonical values; spans that map to nothing, or that the intent never carries, are removed."""
         out: list[dict[str, Any]] = []
         best: dict[str, dict[str, Any]] = {}

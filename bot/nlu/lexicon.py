@@ -83,8 +83,10 @@ class CrisisLexicon:
         if not isinstance(data, dict) or "language" not in data:
             raise LexiconError(f"{path}:1: a lexicon needs a top-level 'language'")
         lines = _item_lines(doc)
-        signals = [_rule(path, item, lines.get(("signals", i), 1), True) for i, item in enumerate(data.get("signals") or [])]
-        guards = [_rule(path, item, lines.get(("guards", i), 1), False) for i, item in enumerate(data.get("guards") or [])]
+        signals = [_rule(path, item, lines.get(("signals", i), 1), True)
+                   for i, item in enumerate(data.get("signals") or [])]
+        guards = [_rule(path, item, lines.get(("guards", i), 1), False)
+                  for i, item in enumerate(data.get("guards") or [])]
         ids = [r.id for r in signals + guards]
         dupes = {i for i in ids if ids.count(i) > 1}
         if dupes:

@@ -118,7 +118,8 @@ def test_button_payload_sets_language_explicitly(registry, parts):
      ("switch to english", "en")],
 )
 def test_change_language_intent_naming_a_language(registry, parts, text, language):
-    result = parse(make_router(registry, parts, intent="change_language"), text, current="en" if language != "en" else "es")
+    router = make_router(registry, parts, intent="change_language")
+    result = parse(router, text, current="en" if language != "en" else "es")
     assert (result["language"], result["language_source"]) == (language, "explicit")
     assert result["intent"]["name"] == "change_language"
 
