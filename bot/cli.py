@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from typing import Any, Iterable, TextIO
 
+from bot import logs
 from bot.settings import get_settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -180,6 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
-    logging.basicConfig(level=os.environ.get("AMANI_LOG_LEVEL", "WARNING"))
+    logs.configure()
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)

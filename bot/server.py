@@ -82,7 +82,7 @@ def serve(settings: Settings, with_actions: bool = True) -> None:
     app.register_listener(rasa.core.run.close_resources, "after_server_stop")
     actions: Optional[subprocess.Popen] = start_action_server(settings) if with_actions else None
     try:
-        app.run(host=settings.host, port=settings.port, legacy=True, access_log=False)
+        app.run(host=settings.host, port=settings.port, access_log=False, workers=1)
     finally:
         if actions is not None:
             actions.terminate()
