@@ -2,16 +2,17 @@
 
 DIET returns the words it found ("really stressed", "sleep better"); responses and content are keyed by canonical
 values ("stressed", "sleep"). The mapping is learnt from the annotated training examples of each language: every
-word seen inside an annotated span votes for that span's value, weighted by how specific the word is (share of its
-occurrences under that value) and how often it was seen; words seen under three or more values ("feeling",
-"really") carry no vote. The value names themselves count as seen words. One value per entity is kept, and only
-under intents where that entity was annotated in the training data (a "topic" found in a mood message is dropped).
+word seen inside an annotated span votes for that span's value with the share of all its occurrences in the
+language's examples that sit inside spans of that value: "dormir" is nearly always part of a sleep span, "posso"
+("can I") mostly is not, so "posso dormir melhor" means sleep. Words seen under three or more values ("feeling",
+"really") carry no vote; the value names themselves count as seen words. Of several spans for one entity the one that
+maps most clearly wins, and an entity is kept only under intents where it was annotated in the training data (a
+"topic" found in a mood message is dropped).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -23,7 +24,7 @@ from bot.nlu.textnorm import normalise
 
 _ANNOTATED = regex.compile(r"\[([^\]]+)\](?:\{([^}]*)\}|\(([^)]*)\))")
 _TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+")
-MIN_SCORE = 0.6
+MIN_SCORE = 0.15
 GENERIC_VALUES = 3  # a word seen under this many different values is not evidence for any of them
 VALUE_NAME_WEIGHT = 5
 
@@ -47,8 +48,10 @@ class EntityNormaliser:
         votes: dict[tuple[str, str], dict[str, Counter]],
         values: dict[str, set[str]],
         intents: Optional[dict[str, set[str]]] = None,
+        occurrences: Optional[dict[str, Counter]] = None,
     ) -> None:
         self._votes = votes
+        self._occurrences = occurrences or {}
         self.values = values
         self.intents = intents or {}
 
@@ -61,10 +64,13 @@ class EntityNormaliser:
         votes: dict[tuple[str, str], dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
         values: dict[str, set[str]] = defaultdict(set)
         intents: dict[str, set[str]] = defaultdict(set)
+        occurrences: dict[str, Counter] = defaultdict(Counter)
         for lang in languages:
             for path in sorted((nlu_root / lang).glob("**/*.yml")):
                 data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
                 for item in data.get("nlu") or []:
+                    for line in str(item.get("examples", "")).splitlines():
+                        occurrences[lang].update(_tokens(_ANNOTATED.sub(lambda m: m.group(1), line)))
                     for match in _ANNOTATED.finditer(str(item.get("examples", ""))):
                         entity, value = _annotation(match)
                         if entity in wanted:
@@ -76,43 +82,48 @@ class EntityNormaliser:
             for value in values[entity]:
                 for token in {value, *value.split("_")}:
                     table[token][value] += VALUE_NAME_WEIGHT
-        return cls({k: dict(v) for k, v in votes.items()}, dict(values), dict(intents))
+                    occurrences[lang][token] += VALUE_NAME_WEIGHT
+        return cls({k: dict(v) for k, v in votes.items()}, dict(values), dict(intents), dict(occurrences))
 
     def canonical(self, language: str, entity: str, span: str) -> Optional[str]:
         """The canonical value for ``span``, or None when no value is clearly meant."""
+        value, _ = self._best(language, entity, span)
+        return value
+
+    def _best(self, language: str, entity: str, span: str) -> tuple[Optional[str], float]:
         if span in self.values.get(entity, ()):
-            return span
+            return span, float("inf")
         votes = self._votes.get((language, entity), {})
+        seen = self._occurrences.get(language, Counter())
         scores: Counter = Counter()
         for token in _tokens(span):
             for known, counts in votes.items():
                 if _same_word(token, known) and len(counts) < GENERIC_VALUES:
-                    total = sum(counts.values())
+                    total = max(seen[known], sum(counts.values()))
                     for value, n in counts.items():
-                        scores[value] += n / total * math.log1p(n)
+                        scores[value] += n / total
         if not scores:
-            return None
+            return None, 0.0
         value, score = scores.most_common(1)[0]
-        return value if score >= MIN_SCORE else None
+        return (value, score) if score >= MIN_SCORE else (None, score)
 
     def apply(
         self, language: str, entities: list[dict[str, Any]], intent: Optional[str] = None
     ) -> list[dict[str, Any]]:
         """Entities with canonical values; spans that map to nothing, or that the intent never carries, are removed."""
         out: list[dict[str, Any]] = []
-        best: dict[str, dict[str, Any]] = {}
+        best: dict[str, tuple[dict[str, Any], float]] = {}
         for entity in entities:
             name = entity.get("entity")
             if name in self.values and entity.get("extractor") not in ("payload", "LanguageRouter"):
                 if intent is not None and name in self.intents and intent not in self.intents[name]:
                     continue
-                value = self.canonical(language, name, str(entity.get("value", "")))
-                confidence = entity.get("confidence_entity") or 0.0
-                if value is not None and confidence >= (best.get(name) or {}).get("confidence_entity", -1.0):
-                    best[name] = {**entity, "value": value}
+                value, score = self._best(language, name, str(entity.get("value", "")))
+                if value is not None and score > best.get(name, ({}, -1.0))[1]:
+                    best[name] = ({**entity, "value": value}, score)
                 continue
             out.append(entity)
-        return out + list(best.values())
+        return out + [entity for entity, _ in best.values()]
 
 
 def _annotation(match: regex.Match) -> tuple[Optional[str], str]:

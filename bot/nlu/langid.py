@@ -60,6 +60,8 @@ class LanguageIdentifier:
         probe_languages: Iterable[str],
     ) -> None:
         self._scripts = {lang: set(s) for lang, s in scripts.items()}
+        # lingua knows a language only in its first script (not romanised Hindi)
+        self._native_script = {lang: list(s)[0] for lang, s in scripts.items()}
         self._lingua_to_code = {getattr(Language, name): code for code, name in lingua_names.items()}
         probes = [getattr(Language, name) for name in probe_languages]
         self._detector = (
@@ -100,7 +102,9 @@ class LanguageIdentifier:
         # lingua is reliable on longer texts: let it confirm, correct, or flag an unsupported language.
         if top_lingua is not None and words >= 3 and top_conf >= 0.6:
             code = self._lingua_to_code.get(top_lingua)
-            if code is None and confidence < 0.9:
+            ours_in_lingua = next((v for lang, v in lingua.items() if self._lingua_to_code.get(lang) == best), 0.0)
+            lingua_can_judge = self._native_script.get(best) == script
+            if code is None and (confidence < 0.9 or (lingua_can_judge and ours_in_lingua < 0.05)):
                 return Guess(None, top_conf, unsupported=top_lingua.name.title(), words=words)
             if code in candidates and code != best and top_conf > confidence:
                 best, confidence = code, float(top_conf)
