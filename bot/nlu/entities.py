@@ -25,6 +25,7 @@ from bot.nlu.textnorm import normalise
 _ANNOTATED = regex.compile(r"\[([^\]]+)\](?:\{([^}]*)\}|\(([^)]*)\))")
 _TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+")
 MIN_SCORE = 0.15
+TEXT_SCORE = 0.5
 GENERIC_VALUES = 3  # a word seen under this many different values is not evidence for any of them
 VALUE_NAME_WEIGHT = 5
 
@@ -108,9 +109,13 @@ class EntityNormaliser:
         return (value, score) if score >= MIN_SCORE else (None, score)
 
     def apply(
-        self, language: str, entities: list[dict[str, Any]], intent: Optional[str] = None
+        self, language: str, entities: list[dict[str, Any]], intent: Optional[str] = None, text: str = ""
     ) -> list[dict[str, Any]]:
-        """Entities with canonical values; spans that map to nothing, or that the intent never carries, are removed."""
+        """Entities with canonical values; spans that map to nothing, or that the intent never carries, are removed.
+
+        When the model found no span for an entity the intent carries ("je suis très stressé"), the whole text is
+        read the same way, with a stricter threshold (``TEXT_SCORE``).
+        """
         out: list[dict[str, Any]] = []
         best: dict[str, tuple[dict[str, Any], float]] = {}
         for entity in entities:
@@ -123,6 +128,11 @@ class EntityNormaliser:
                     best[name] = ({**entity, "value": value}, score)
                 continue
             out.append(entity)
+        for name, intents in self.intents.items():
+            if intent in intents and name not in best and text:
+                value, score = self._best(language, name, text)
+                if value is not None and score >= TEXT_SCORE:
+                    best[name] = ({"entity": name, "value": value, "extractor": "EntityNormaliser"}, score)
         return out + [entity for entity, _ in best.values()]
 
 

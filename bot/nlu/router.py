@@ -113,7 +113,8 @@ class LanguageRouter:
             result["text"] = text
             if self.entity_normaliser is not None:
                 result["entities"] = self.entity_normaliser.apply(
-                    route.parser_language, result.get("entities") or [], (result.get("intent") or {}).get("name")
+                    route.parser_language, result.get("entities") or [], (result.get("intent") or {}).get("name"),
+                    stripped[:MAX_NLU_CHARS],
                 )
         intent = (result.get("intent") or {}).get("name")
         if intent == "change_language":
@@ -122,7 +123,10 @@ class LanguageRouter:
                 route = Route(named, "explicit")
             else:
                 result["intent"] = {"name": "choose_language", "confidence": 1.0}
-        reasons = self.crisis.detect(text, route.language, result)
+        # a model reading a language it does not know says nothing reliable: there only the lexicons count
+        reasons = self.crisis.scan(text, route.language) if route.unsupported else self.crisis.detect(
+            text, route.language, result
+        )
         if reasons:
             result["intent"] = {"name": CRISIS_INTENT, "confidence": 1.0}
         elif route.unsupported:
