@@ -137,6 +137,25 @@ def _shell(args: argparse.Namespace) -> int:
     return 0
 
 
+def _content(args: argparse.Namespace) -> int:
+    from bot.content.check import check
+
+    problems = check(get_settings().root)
+    for problem in problems:
+        print(problem)
+    errors = [p for p in problems if not p.warning]
+    print(f"content check: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from bot.store.db import migrate
+
+    migrate(get_settings().database_url)
+    print("database is up to date", file=sys.stderr)
+    return 0
+
+
 def _lines() -> Iterable[str]:
     while True:
         try:
@@ -170,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="latency of the crisis layer and the router (reports/bench.json)")
     p.add_argument("--lexicon-only", action="store_true")
     p.set_defaults(func=_bench)
+    p = sub.add_parser("content", help="content/ tools: `check` (schema, translations, safe messaging)")
+    p.add_argument("action", choices=["check"])
+    p.set_defaults(func=_content)
+    p = sub.add_parser("db", help="database tools: `upgrade` (Alembic migrations to the newest revision)")
+    p.add_argument("action", choices=["upgrade"])
+    p.set_defaults(func=_db)
     p = sub.add_parser("run", help="serve the bot (REST channel) and the action server")
     p.add_argument("--no-actions", action="store_true")
     p.set_defaults(func=_run)

@@ -61,6 +61,9 @@ def serve(settings: Settings, with_actions: bool = True) -> None:
 
     from bot.runtime import load_agent
 
+    from bot.store.db import migrate
+
+    migrate(settings.database_url)
     eps = endpoints(settings)
     credentials = str(settings.root / "credentials.yml")
     channels = rasa.core.run.create_http_input_channels(None, credentials)

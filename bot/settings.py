@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # conversation's current language needs the stricter ``langid_switch_confidence`` and at least two words.
     langid_min_confidence: float = 0.55
     langid_switch_confidence: float = 0.80
+    # Key for pseudonymous user ids (keyed HMAC of platform ids): a long random secret in production.
+    pseudonym_key: str = "dev-pseudonym-key"
+    helplines_file: Path = ROOT / "content" / "helplines.yaml"
+    countries_file: Path = ROOT / "config" / "countries.yml"
 
     class Config:
         env_prefix = "AMANI_"
@@ -48,6 +52,9 @@ class Settings(BaseSettings):
 
     def check_secrets(self) -> None:
         """Refuse placeholder secrets in production."""
+        if self.is_production and (self.pseudonym_key.lower() in _PLACEHOLDERS or self.pseudonym_key.startswith("dev-")
+                                   or len(self.pseudonym_key) < 16):
+            raise ValueError("AMANI_PSEUDONYM_KEY must be set to a real secret (16+ characters) in production")
         if self.is_production and self.enable_api and (self.api_token or "").lower() in _PLACEHOLDERS:
             raise ValueError("AMANI_API_TOKEN must be set to a real secret when the HTTP API is enabled in production")
 

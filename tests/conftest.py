@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -43,11 +49,68 @@ def event_loop_session():
 
 
 @pytest.fixture(scope="session")
-def agent(trained: Settings, event_loop_session: asyncio.AbstractEventLoop) -> Any:
-    """The real dialogue agent with the real router and per-language models (in-memory tracker store)."""
+def action_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh SQLite database (migrated) shared by the test action server and the tests that read it."""
+    from bot.store.db import migrate
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'amani-test.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def action_server(trained: Settings, action_db: str) -> Iterator[str]:
+    """rasa-sdk's action server for ``bot.actions`` on a free localhost port, on the test database."""
+    port = free_port()
+    env = {**os.environ, "AMANI_DATABASE_URL": action_db, "AMANI_ENVIRONMENT": "test"}
+    log = open(Path(action_db[len("sqlite:///"):]).with_suffix(".actions.log"), "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(port)],
+        cwd=trained.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", proc, seconds=120)
+        yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def agent(trained: Settings, action_server: str, event_loop_session: asyncio.AbstractEventLoop) -> Any:
+    """The real dialogue agent with the real router, per-language models and the real action server
+    (in-memory tracker store)."""
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.endpoints import EndpointConfig
+
     from bot.runtime import load_agent
 
-    return event_loop_session.run_until_complete(load_agent(trained))
+    endpoints = AvailableEndpoints(action=EndpointConfig(url=action_server))
+    return event_loop_session.run_until_complete(load_agent(trained, endpoints))
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, seconds: float) -> None:
+    """Poll ``url`` until it answers 200; fail if ``proc`` exits first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
 @pytest.fixture(scope="session")

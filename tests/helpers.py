@@ -33,3 +33,18 @@ def text(key: str, language: str, **slots: Optional[str]) -> str:
         if conditions.get("language") == language and all(conditions.get(k) == v for k, v in slots.items()):
             return variation["text"]
     raise KeyError(f"no {key} for {language} {slots}")
+
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+def fresh_postgres_database(name: str) -> str:
+    """Drop and re-create database ``name`` on the local PostgreSQL; returns its URL (fails if PG is down)."""
+    from sqlalchemy import create_engine, text as sql
+
+    admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sql(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"

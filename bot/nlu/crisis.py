@@ -42,6 +42,17 @@ class CrisisDetector:
                 reasons.extend(f"lexicon:{lang}:{hit.rule_id}" for hit in lexicon.scan(text))
         return reasons
 
+    def categories(self, reasons: list[str]) -> list[str]:
+        """The lexicon categories (suicidal_ideation, abuse, ...) behind ``reasons``, in order, without repeats."""
+        found: list[str] = []
+        for reason in reasons:
+            parts = reason.split(":")
+            if len(parts) == 3 and parts[0] == "lexicon" and parts[1] in self.lexicons:
+                category = self.lexicons[parts[1]].category_of(parts[2])
+                if category and category not in found:
+                    found.append(category)
+        return found
+
     def detect(self, text: str, language: str, parse: Mapping[str, Any]) -> list[str]:
         """All reasons that make this message a crisis (empty when none fired)."""
         reasons = self.scan(text, language)

@@ -13,6 +13,7 @@ Lexicons are content (``content/crisis/<lang>.yml``), written by clinicians and 
 from __future__ import annotations
 
 import sys
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -56,6 +57,7 @@ class LexiconError(ValueError):
     """A lexicon file that cannot be used; the message is ``file:line: problem``."""
 
 
+@lru_cache(maxsize=None)
 def compile_pattern(source: str) -> regex.Pattern:
     """Compile an author's pattern with word boundaries and the `` ~ `` gap macro."""
     body = source.strip().replace(" ~ ", _GAP)
@@ -79,7 +81,9 @@ class CrisisLexicon:
             doc = yaml.compose(text)
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise LexiconError(f"{path}:1: not valid YAML: {exc}") from exc
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else 1
+            raise LexiconError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from exc
         if not isinstance(data, dict) or "language" not in data:
             raise LexiconError(f"{path}:1: a lexicon needs a top-level 'language'")
         lines = _item_lines(doc)
@@ -92,6 +96,10 @@ class CrisisLexicon:
         if dupes:
             raise LexiconError(f"{path}:1: duplicate rule ids: {', '.join(sorted(dupes))}")
         return cls(str(data["language"]), signals, guards, str(path))
+
+    def category_of(self, rule_id: str) -> str | None:
+        """The category of the signal ``rule_id`` (None for an unknown id)."""
+        return next((rule.category for rule in self.signals if rule.id == rule_id), None)
 
     def scan(self, text: str) -> list[Hit]:
         """Every signal that fires on ``text`` and is not wholly covered by a guard."""

@@ -26,12 +26,14 @@ from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol
 import regex
 
 from bot.languages import LanguageRegistry
+from bot.safety import countries
 from bot.nlu.crisis import CRISIS_INTENT, CrisisDetector
 from bot.nlu.entities import EntityNormaliser
 from bot.nlu.langid import Guess, LanguageIdentifier
 
 logger = logging.getLogger(__name__)
 
+ROUTER_ENTITIES = ("language", "country", "crisis_reason", "crisis_category")
 MAX_NLU_CHARS = 1000  # long posts are classified on their start; the crisis layer always reads all of it
 _PAYLOAD = regex.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", regex.DOTALL)
 _COMMAND = regex.compile(r"^/(?P<command>[a-z]+)(?:@\w+)?(?:\s+(?P<arg>\S+))?\s*$", regex.IGNORECASE)
@@ -131,10 +133,17 @@ class LanguageRouter:
             result["intent"] = {"name": CRISIS_INTENT, "confidence": 1.0}
         elif route.unsupported:
             result["intent"] = {"name": "unsupported_language", "confidence": 1.0}
-        entities = [e for e in result.get("entities") or [] if e.get("entity") not in ("language", "country")]
+        entities = [
+            e for e in result.get("entities") or []
+            if e.get("entity") not in ROUTER_ENTITIES or (e.get("entity") == "country" and e.get("extractor") == "payload")
+        ]
         entities.append({"entity": "language", "value": route.language, "extractor": "LanguageRouter"})
-        country = str(metadata.get("country") or "").upper()
-        if len(country) == 2 and country.isalpha():
+        categories = self.crisis.categories(reasons)
+        # entities survive into the tracker (custom parse keys do not), so the action server sees why
+        entities += [{"entity": "crisis_reason", "value": r, "extractor": "LanguageRouter"} for r in reasons]
+        entities += [{"entity": "crisis_category", "value": c, "extractor": "LanguageRouter"} for c in categories]
+        country = countries.from_metadata(metadata)
+        if country and not any(e.get("entity") == "country" for e in entities):
             entities.append({"entity": "country", "value": country, "extractor": "LanguageRouter"})
         result.update(
             entities=entities,
@@ -143,6 +152,7 @@ class LanguageRouter:
             unsupported_language=route.unsupported,
             crisis=bool(reasons),
             crisis_reasons=reasons,
+            crisis_categories=categories,
         )
         return result
 

@@ -1,0 +1,1 @@
+"""The project's SQL database: SQLAlchemy models, sessions and one repository per aggregate."""
