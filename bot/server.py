@@ -60,7 +60,6 @@ def serve(settings: Settings, with_actions: bool = True) -> None:
     from rasa.core import constants
 
     from bot.runtime import load_agent
-
     from bot.store.db import migrate
 
     migrate(settings.database_url)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from bot.languages import LanguageRegistry  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.training import missing_models  # noqa: E402
+from tests.helpers import free_port, wait_for  # noqa: E402
 
 LANGUAGES = ["en", "es", "pt", "fr", "sw", "hi", "ar"]
 
@@ -88,60 +86,3 @@ def agent(trained: Settings, action_server: str, event_loop_session: asyncio.Abs
 
     endpoints = AvailableEndpoints(action=EndpointConfig(url=action_server))
     return event_loop_session.run_until_complete(load_agent(trained, endpoints))
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, seconds: float) -> None:
-    """Poll ``url`` until it answers 200; fail if ``proc`` exits first."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
-
-
-@pytest.fixture(scope="session")
-def router(agent: Any) -> Any:
-    return agent.http_interpreter
-
-
-class Chat:
-    """Talk to the agent as one user; collect reply texts."""
-
-    def __init__(self, agent: Any, loop: asyncio.AbstractEventLoop, sender: str) -> None:
-        self.agent, self.loop, self.sender = agent, loop, sender
-
-    def say(self, text: str, metadata: dict | None = None) -> list[dict]:
-        from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-
-        out = CollectingOutputChannel()
-        message = UserMessage(text, out, self.sender, metadata=metadata)
-        self.loop.run_until_complete(self.agent.handle_message(message))
-        return out.messages
-
-    def tracker(self) -> Any:
-        return self.loop.run_until_complete(self.agent.tracker_store.retrieve(self.sender))
-
-
-@pytest.fixture
-def chat(agent: Any, event_loop_session: asyncio.AbstractEventLoop, request: pytest.FixtureRequest):
-    counter = {"n": 0}
-
-    def make(name: str = "") -> Chat:
-        counter["n"] += 1
-        return Chat(agent, event_loop_session, f"test-{request.node.name}-{name}-{counter['n']}")
-
-    return make

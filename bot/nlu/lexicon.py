@@ -13,8 +13,8 @@ Lexicons are content (``content/crisis/<lang>.yml``), written by clinicians and 
 from __future__ import annotations
 
 import sys
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -167,5 +167,29 @@ def _check_cli(lexicon_path: str, cases_path: str) -> int:
     return failures
 
 
+def _stats_cli(lang: str, root: Path = Path(".")) -> int:
+    """Recall on the language's NLU ``crisis`` examples and false alarms on all its other examples (training data,
+    never the evaluation sets): a quick way for authors to see what a lexicon change does."""
+    from bot.nlu.training_data import iter_examples
+
+    lexicon = CrisisLexicon.load(root / "content" / "crisis" / f"{lang}.yml")
+    examples = list(iter_examples(root / "data" / "nlu" / lang))
+    positives = [text for intent, text in examples if intent == "crisis"]
+    negatives = [(intent, text) for intent, text in examples if intent != "crisis"]
+    missed = [text for text in positives if not lexicon.scan(text)]
+    alarms = [(intent, text, [h.rule_id for h in lexicon.scan(text)]) for intent, text in negatives]
+    alarms = [a for a in alarms if a[2]]
+    for text in missed:
+        print(f"MISSED  {text}")
+    for intent, text, rules in alarms:
+        print(f"FALSE+  [{intent}] {text}  <- {rules}")
+    recall = 1 - len(missed) / max(len(positives), 1)
+    print(f"{lang}: recall {recall:.3f} on {len(positives)} crisis examples; "
+          f"{len(alarms)} false alarms on {len(negatives)} other examples ({len(alarms) / max(len(negatives), 1):.3f})")
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "stats":
+        sys.exit(_stats_cli(sys.argv[2]))
     sys.exit(1 if _check_cli(sys.argv[1], sys.argv[2]) else 0)

@@ -26,10 +26,10 @@ from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol
 import regex
 
 from bot.languages import LanguageRegistry
-from bot.safety import countries
 from bot.nlu.crisis import CRISIS_INTENT, CrisisDetector
 from bot.nlu.entities import EntityNormaliser
 from bot.nlu.langid import Guess, LanguageIdentifier
+from bot.safety import countries
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class LanguageRouter:
             result["intent"] = {"name": "unsupported_language", "confidence": 1.0}
         entities = [
             e for e in result.get("entities") or []
-            if e.get("entity") not in ROUTER_ENTITIES or (e.get("entity") == "country" and e.get("extractor") == "payload")
+            if e.get("entity") not in ROUTER_ENTITIES or (e["entity"] == "country" and e.get("extractor") == "payload")
         ]
         entities.append({"entity": "language", "value": route.language, "extractor": "LanguageRouter"})
         categories = self.crisis.categories(reasons)

@@ -30,8 +30,8 @@ def test_the_registry_is_the_verified_shared_one():
 
 
 def test_every_number_shown_comes_from_a_usable_entry(registry):
-    allowed = {str(p) for e in raw() if usable(e) for p in (e["phone"] if isinstance(e["phone"], list) else [e["phone"]])
-               if p}
+    allowed = {str(p) for e in raw() if usable(e)
+               for p in (e["phone"] if isinstance(e["phone"], list) else [e["phone"]]) if p}
     for country in registry.countries:
         for line in registry.for_country(country).lines:
             assert set(line.phones) <= allowed, (country, line)
