@@ -84,15 +84,14 @@ def send_crisis_lines(dispatcher: CollectingDispatcher, tracker: Tracker, countr
     language = tracker.get_slot("language") or "en"
     help_ = helplines().for_country(country, language_name=_english_name(language))
     name = country_name(country, language)
-    if help_.lines:
+    rendered = "\n".join(line.render() for line in help_.lines)
+    if help_.lines and help_.emergency:
         dispatcher.utter_message(
-            response="utter_crisis_lines", country_name=name, lines="\n".join(line.render() for line in help_.lines),
-            emergency_number=help_.emergency or "112",
-        ) if help_.emergency else dispatcher.utter_message(
-            response="utter_crisis_lines_none", country_name=name,
+            response="utter_crisis_lines", country_name=name, lines=rendered, emergency_number=help_.emergency
         )
-        if not help_.emergency:
-            dispatcher.utter_message(text="\n".join(line.render() for line in help_.lines))
+    elif help_.lines:  # lines but no confirmed emergency number: the lines, then the directory and generic advice
+        dispatcher.utter_message(text=rendered)
+        dispatcher.utter_message(response="utter_country_unknown")
     elif help_.emergency:
         dispatcher.utter_message(
             response="utter_crisis_lines_emergency_only", country_name=name, emergency_number=help_.emergency

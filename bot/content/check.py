@@ -67,9 +67,14 @@ def check(root: Path, today: Optional[date] = None) -> list[Problem]:
             problems.append(_from_lexicon_error(str(error), root))
             continue
         means[lang] = [normalise(t) for t in data.get("lint_means_terms") or []]
-        help_terms[lang] = [normalise(t) for t in data.get("help_terms") or []]
         if not means[lang]:
             problems.append(Problem(_rel(path, root), 1, "no lint_means_terms: the safe-messaging lint needs them"))
+    safe = root / "content" / "safe_messaging.yml"
+    terms = (yaml.safe_load(safe.read_text(encoding="utf-8")) or {}).get("help_terms", {}) if safe.exists() else {}
+    for lang in registry.codes:
+        help_terms[lang] = [normalise(t) for t in terms.get(lang) or []]
+        if not help_terms[lang]:
+            problems.append(Problem(_rel(safe, root), 1, f"no help_terms for {lang}"))
     problems += list(_check_domain(root, root / "domain.yml", registry.codes, means, help_terms))
     problems += list(_check_helplines(root, root / "content" / "helplines.yaml", today or date.today()))
     return problems
