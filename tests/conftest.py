@@ -86,3 +86,37 @@ def agent(trained: Settings, action_server: str, event_loop_session: asyncio.Abs
 
     endpoints = AvailableEndpoints(action=EndpointConfig(url=action_server))
     return event_loop_session.run_until_complete(load_agent(trained, endpoints))
+
+
+@pytest.fixture(scope="session")
+def router(agent: Any) -> Any:
+    return agent.http_interpreter
+
+
+class Chat:
+    """Talk to the agent as one user; collect reply texts."""
+
+    def __init__(self, agent: Any, loop: asyncio.AbstractEventLoop, sender: str) -> None:
+        self.agent, self.loop, self.sender = agent, loop, sender
+
+    def say(self, text: str, metadata: dict | None = None) -> list[dict]:
+        from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+        out = CollectingOutputChannel()
+        message = UserMessage(text, out, self.sender, metadata=metadata)
+        self.loop.run_until_complete(self.agent.handle_message(message))
+        return out.messages
+
+    def tracker(self) -> Any:
+        return self.loop.run_until_complete(self.agent.tracker_store.retrieve(self.sender))
+
+
+@pytest.fixture
+def chat(agent: Any, event_loop_session: asyncio.AbstractEventLoop, request: pytest.FixtureRequest):
+    counter = {"n": 0}
+
+    def make(name: str = "") -> Chat:
+        counter["n"] += 1
+        return Chat(agent, event_loop_session, f"test-{request.node.name}-{name}-{counter['n']}")
+
+    return make

@@ -54,7 +54,8 @@ def child_abuse_message(router, lang: str) -> str:
     fixtures = yaml.safe_load((ROOT / "tests" / "fixtures" / "lexicon" / f"{lang}.yml").read_text(encoding="utf-8"))
     for candidate in fixtures["must_fire"]:
         reasons = router.crisis.scan(candidate, lang)
-        if reasons and router.crisis.categories(reasons) == ["child_abuse"]:
+        categories = set(router.crisis.categories(reasons))
+        if "child_abuse" in categories and categories <= {"child_abuse", "abuse", "violence"}:
             return candidate
     pytest.fail(f"no child-abuse fixture for {lang}")
 
@@ -95,7 +96,7 @@ def test_unknown_country_is_asked_and_a_typed_name_gives_its_lines(chat, lang):
     user = chat(lang)
     user.say(f"/change_language{{\"language\": \"{lang}\"}}")
     replies = texts(user.say(CRISIS[lang]))
-    assert replies == [text("utter_crisis", lang), text("utter_ask_country", lang)]
+    assert replies == [text("utter_crisis", lang), text("utter_ask_country_answer", lang)]
     replies = texts(user.say(TYPED_COUNTRY[lang]))
     code = "GB" if lang == "en" else HOME[lang]
     help_ = REGISTRY.for_country(code)

@@ -40,6 +40,14 @@ def _intent(tracker: Tracker) -> Optional[str]:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
+def _last_action(tracker: Tracker) -> Optional[str]:
+    """The newest action executed before now (``action_listen`` when the user has just written)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "action" and event.get("name") != "action_extract_slots":
+            return event.get("name")
+    return None
+
+
 def _human_requested(dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
     """The person wants a counsellor: record consent (the escalation becomes pending) and say so."""
     if tracker.get_slot("human_consent") != YES:
@@ -89,6 +97,20 @@ class ValidateCrisisForm(FormValidationAction):
 
     def name(self) -> str:
         return "validate_crisis_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        """A new crisis message while the form runs: answer it first, raise the risk, then go on with the form."""
+        events: list[EventType] = []
+        if _intent(tracker) == "crisis" and _last_action(tracker) == "action_listen":
+            dispatcher.utter_message(response="utter_crisis_short")
+            info = support.crisis_info(tracker)
+            known = list(tracker.get_slot("crisis_categories") or [])
+            categories = known + [c for c in info.categories if c not in known]
+            level = risk.higher(tracker.get_slot("risk_level") or "low", risk.assess(categories, {}))
+            support.record_detection(tracker, info.reasons, level, tracker.get_slot("country"))
+            events = [SlotSet("crisis_categories", categories), SlotSet("risk_level", level)]
+            tracker.add_slots(events)
+        return events + await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -204,7 +226,8 @@ class ValidateCrisisForm(FormValidationAction):
         intent = _intent(tracker)
         if intent == "skip":
             return {slot: SKIPPED}
-        if intent in ("deny", "goodbye") and len(str(value or "").split()) <= 3:
+        confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+        if intent == "goodbye" and confidence >= 0.8:  # "no one" is an answer, not a wish to stop
             dispatcher.utter_message(response="utter_safety_plan_stopped")
             return {s: (tracker.get_slot(s) or STOPPED) for s in PLAN_SLOTS} | {slot: STOPPED}
         text = str(value or "").strip()[:500]

@@ -5,15 +5,18 @@ Layers, each recorded in ``crisis_reasons`` when it fires:
   language, plus English (code-switching into English is common in every language we serve). Scanning every
   language's lexicon was measured to add false alarms (words that are risky in one language are everyday in
   another) without adding recall on the development sets;
-* ``intent`` — the DIET ``crisis`` intent of the routed language's pipeline.
+* ``intent`` — the ``crisis`` intent of the routed language's pipeline (probability ≥ 0.5);
+* ``similarity`` — the message's nearest labelled exemplars in the multilingual e5 space (bot/nlu/similarity.py),
+  where the embedding model serves the language.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from bot.nlu.lexicon import CrisisLexicon
+from bot.nlu.similarity import CrisisSimilarity
 
 CRISIS_INTENT = "crisis"
 INTENT_THRESHOLD = 0.5
@@ -23,8 +26,9 @@ CODE_SWITCH_LANGUAGE = "en"
 class CrisisDetector:
     """Deterministic-first crisis detection."""
 
-    def __init__(self, lexicons: Mapping[str, CrisisLexicon]) -> None:
+    def __init__(self, lexicons: Mapping[str, CrisisLexicon], similarity: Optional[CrisisSimilarity] = None) -> None:
         self.lexicons = dict(lexicons)
+        self.similarity = similarity
 
     @classmethod
     def load(cls, directory: Path, languages: list[str]) -> "CrisisDetector":
@@ -53,10 +57,13 @@ class CrisisDetector:
                     found.append(category)
         return found
 
-    def detect(self, text: str, language: str, parse: Mapping[str, Any]) -> list[str]:
-        """All reasons that make this message a crisis (empty when none fired)."""
+    def detect(self, text: str, language: str, parse: Mapping[str, Any], nlu_text: Optional[str] = None) -> list[str]:
+        """All reasons that make this message a crisis (empty when none fired). ``nlu_text``: the part of a long
+        message the models read (the lexicons always read all of it)."""
         reasons = self.scan(text, language)
         ranking = parse.get("intent_ranking") or [parse.get("intent") or {}]
         if any(i.get("name") == CRISIS_INTENT and (i.get("confidence") or 0) >= INTENT_THRESHOLD for i in ranking):
             reasons.append("intent")
+        if self.similarity is not None and self.similarity.fires(nlu_text or text, language):
+            reasons.append("similarity")
         return reasons

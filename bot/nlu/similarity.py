@@ -16,7 +16,9 @@ import numpy as np
 from bot.nlu.embeddings import Embedder
 
 K = 7
-THRESHOLD = 0.6
+# Calibrated by leave-one-out over the training exemplars (never the evaluation sets): at 0.7 the layer fires on
+# 0.8% of non-crisis training examples and 72% of crisis ones; it adds recall for paraphrases the lexicons miss.
+THRESHOLD = 0.7
 
 
 class CrisisSimilarity:
@@ -63,6 +65,19 @@ class CrisisSimilarity:
         weights = np.maximum(sims[top], 0.0) ** 4
         total = float(weights.sum())
         return float((weights * self.labels[top]).sum() / total) if total > 0 else 0.0
+
+    @classmethod
+    def build(cls, embedder: Embedder, nlu_dir: Path, languages: Sequence[str]) -> "CrisisSimilarity":
+        """Exemplars: every NLU example of every language, labelled crisis or not (hard negatives included)."""
+        from bot.nlu.training_data import iter_examples
+
+        texts: list[str] = []
+        labels: list[bool] = []
+        for language in languages:
+            for intent, text in iter_examples(nlu_dir / language):
+                texts.append(text)
+                labels.append(intent == "crisis")
+        return cls(embedder, cls.embed_exemplars(embedder, texts), np.array(labels, dtype=bool))
 
     def fires(self, text: str, language: str) -> bool:
         """Whether this layer calls ``text`` a crisis (only where the embedder serves the language)."""
