@@ -46,6 +46,15 @@ def run(settings: Settings, with_models: bool = True) -> dict[str, Any]:
         for case in cases[:20]:
             parse(case)  # warm-up
         result["router_parse"] = _percentiles([_time(lambda c=c: parse(c), repeat=1) for c in cases])
+        # what the crisis layer adds to a parse: lexicons + intent check + similarity (the embedding is the one the
+        # NLU pipeline has just computed for the same text, so only the neighbour search is paid)
+        crisis = router.crisis
+        for case in cases:
+            parse(case)
+            result.setdefault("_crisis_layer", []).append(
+                _time(lambda c=case: crisis.detect(c["text"], c["lang"], {}, nlu_text=c["text"].strip()[:1000]))
+            )
+        result["crisis_layer_in_parse"] = _percentiles(result.pop("_crisis_layer"))
         loop.close()
     out = settings.root / "reports" / "bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)

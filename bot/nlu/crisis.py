@@ -46,6 +46,16 @@ class CrisisDetector:
                 reasons.extend(f"lexicon:{lang}:{hit.rule_id}" for hit in lexicon.scan(text))
         return reasons
 
+    def masked(self, text: str, language: str) -> Optional[str]:
+        """``text`` with the guard matches of the message's language and English blanked out (None: no guard)."""
+        masked: Optional[str] = None
+        for lang in [language] + ([CODE_SWITCH_LANGUAGE] if language != CODE_SWITCH_LANGUAGE else []):
+            lexicon = self.lexicons.get(lang)
+            if lexicon is not None:
+                result = lexicon.mask(masked if masked is not None else text)
+                masked = result if result is not None else masked
+        return masked
+
     def categories(self, reasons: list[str]) -> list[str]:
         """The lexicon categories (suicidal_ideation, abuse, ...) behind ``reasons``, in order, without repeats."""
         found: list[str] = []

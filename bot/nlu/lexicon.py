@@ -116,6 +116,23 @@ class CrisisLexicon:
         return list(hits.values())
 
 
+    def mask(self, text: str) -> str | None:
+        """The normalised text with every guard match (figurative speech, past-resolved...) blanked out, or None
+        when no guard matched. The model layers re-read this, so a guard also keeps them from firing on the
+        figurative phrase alone while the rest of the message is still judged."""
+        form = squeezed_forms(text)[0]
+        spans = sorted(m.span() for g in self.guards for p in g.patterns for m in p.finditer(form))
+        if not spans:
+            return None
+        out, last = [], 0
+        for start, end in spans:
+            if start >= last:
+                out.append(form[last:start])
+            last = max(last, end)
+        out.append(form[last:])
+        return " ".join(" ".join(out).split())
+
+
 def _covered(span: tuple[int, int], guards: Iterable[tuple[int, int]]) -> bool:
     return any(g0 <= span[0] and span[1] <= g1 for g0, g1 in guards)
 

@@ -129,6 +129,8 @@ class LanguageRouter:
         reasons = self.crisis.scan(text, route.language) if route.unsupported else self.crisis.detect(
             text, route.language, result, nlu_text=stripped[:MAX_NLU_CHARS]
         )
+        if reasons and payload is None and not route.unsupported and not any(r.startswith("lexicon:") for r in reasons):
+            reasons = await self._recheck_without_guarded_phrases(text, route, reasons)
         if reasons:
             result["intent"] = {"name": CRISIS_INTENT, "confidence": 1.0}
         elif route.unsupported:
@@ -155,6 +157,17 @@ class LanguageRouter:
             crisis_categories=categories,
         )
         return result
+
+    async def _recheck_without_guarded_phrases(self, text: str, route: Route, reasons: list[str]) -> list[str]:
+        """Only a model layer fired, and a lexicon guard matched ("me muero de risa", "used to self-harm, clean
+        for 2 years"): the models read the message again without the guarded phrase. What remains still counts."""
+        masked = self.crisis.masked(text, route.language)
+        if masked is None:
+            return reasons
+        if len(masked.split()) < 2:
+            return []
+        reparsed = await self.parsers[route.parser_language].parse_message(masked[:MAX_NLU_CHARS])
+        return self.crisis.detect(masked, route.language, reparsed, nlu_text=masked[:MAX_NLU_CHARS])
 
     def route(
         self, text: str, current: Optional[str], metadata: Mapping[str, Any], explicit: Optional[str] = None

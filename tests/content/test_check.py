@@ -42,7 +42,7 @@ def test_a_crisis_response_without_a_way_to_get_help_fails(project):
     data = yaml.safe_load(domain.read_text(encoding="utf-8"))
     for variation in data["responses"]["utter_crisis"]:
         if {"type": "slot", "name": "language", "value": "sw"} in (variation.get("condition") or []):
-            variation["text"] = variation["text"].split("https://")[0]
+            variation["text"] = "Pole sana kwa yanayokupata. Niko hapa nawe."  # no link, line or help phrase
     domain.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     problems = [p for p in check(project) if "offer a way to get help" in p.message]
     assert [p.message.split(":")[0] for p in problems] == ["utter_crisis [sw]"]
