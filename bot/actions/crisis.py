@@ -29,6 +29,7 @@ FLOW_SLOTS = (
     "risk_level", "escalation_id",
 )
 YES, NO, SKIPPED, STOPPED = "yes", "no", "skipped", "stopped"
+FORM_TURN_ACTIONS = ("crisis_form", "validate_crisis_form", "action_extract_slots", "action_listen")
 
 
 def screening_answers(tracker: Tracker) -> dict[str, Optional[str]]:
@@ -40,12 +41,14 @@ def _intent(tracker: Tracker) -> Optional[str]:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
-def _last_action(tracker: Tracker) -> Optional[str]:
-    """The newest action executed before now (``action_listen`` when the user has just written)."""
+def _user_just_wrote(tracker: Tracker) -> bool:
+    """True when the form runs straight after a user message (not in the turn that opened it)."""
     for event in reversed(tracker.events):
-        if event.get("event") == "action" and event.get("name") != "action_extract_slots":
-            return event.get("name")
-    return None
+        if event.get("event") == "user":
+            return True
+        if event.get("event") == "action" and event.get("name") not in FORM_TURN_ACTIONS:
+            return False
+    return False
 
 
 def _human_requested(dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
@@ -101,7 +104,7 @@ class ValidateCrisisForm(FormValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         """A new crisis message while the form runs: answer it first, raise the risk, then go on with the form."""
         events: list[EventType] = []
-        if _intent(tracker) == "crisis" and _last_action(tracker) == "action_listen":
+        if _intent(tracker) == "crisis" and _user_just_wrote(tracker):
             dispatcher.utter_message(response="utter_crisis_short")
             info = support.crisis_info(tracker)
             known = list(tracker.get_slot("crisis_categories") or [])

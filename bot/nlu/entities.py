@@ -26,6 +26,9 @@ _ANNOTATED = regex.compile(r"\[([^\]]+)\](?:\{([^}]*)\}|\(([^)]*)\))")
 _TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+")
 MIN_SCORE = 0.15
 TEXT_SCORE = 0.5
+CLASSIFIER_FILL = 0.3  # the whole-message classifier fills an entity the model found no span for above this
+CLASSIFIER_MIN = 0.5  # ... and overrules a weakly supported span above this
+SPAN_TRUSTED = 1.0  # span support at or above this is never overruled
 GENERIC_VALUES = 3  # a word seen under this many different values is not evidence for any of them
 VALUE_NAME_WEIGHT = 5
 
@@ -84,7 +87,43 @@ class EntityNormaliser:
                 for token in {value, *value.split("_")}:
                     table[token][value] += VALUE_NAME_WEIGHT
                     occurrences[lang][token] += VALUE_NAME_WEIGHT
-        return cls({k: dict(v) for k, v in votes.items()}, dict(values), dict(intents), dict(occurrences))
+        normaliser = cls({k: dict(v) for k, v in votes.items()}, dict(values), dict(intents), dict(occurrences))
+        normaliser._fit_text_classifiers(nlu_root, languages, wanted)
+        return normaliser
+
+    def _fit_text_classifiers(self, nlu_root: Path, languages: Iterable[str], wanted: set[str]) -> None:
+        """Per language and entity, a small whole-message classifier (character n-grams → value) learnt from the
+        annotated examples: it reads paraphrases whose words were never inside an annotated span."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        self._classifiers: dict[tuple[str, str], Any] = {}
+        for lang in languages:
+            rows: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+            for path in sorted((nlu_root / lang).glob("**/*.yml")):
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                for item in data.get("nlu") or []:
+                    for line in str(item.get("examples", "")).splitlines():
+                        annotations = [_annotation(m) for m in _ANNOTATED.finditer(line)]
+                        for entity, value in annotations[:1]:
+                            if entity in wanted and value:
+                                text = _ANNOTATED.sub(lambda m: m.group(1), line.strip()[2:])
+                                rows[entity][0].append(normalise(text))
+                                rows[entity][1].append(value)
+            for entity, (texts, labels) in rows.items():
+                if len(set(labels)) >= 2 and len(texts) >= 20:
+                    model = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True),
+                                          LogisticRegression(C=10, max_iter=2000))
+                    self._classifiers[(lang, entity)] = model.fit(texts, labels)
+
+    def _classify(self, language: str, entity: str, text: str) -> tuple[Optional[str], float]:
+        model = getattr(self, "_classifiers", {}).get((language, entity))
+        if model is None or not text:
+            return None, 0.0
+        probabilities = model.predict_proba([normalise(text)])[0]
+        best = int(probabilities.argmax())
+        return str(model.classes_[best]), float(probabilities[best])
 
     def canonical(self, language: str, entity: str, span: str) -> Optional[str]:
         """The canonical value for ``span``, or None when no value is clearly meant."""
@@ -113,8 +152,8 @@ class EntityNormaliser:
     ) -> list[dict[str, Any]]:
         """Entities with canonical values; spans that map to nothing, or that the intent never carries, are removed.
 
-        When the model found no span for an entity the intent carries ("je suis très stressé"), the whole text is
-        read the same way, with a stricter threshold (``TEXT_SCORE``).
+        The whole text is also read the same way, with a stricter threshold (``TEXT_SCORE``): it fills an entity the
+        model found no span for ("je suis très stressé") and replaces a span whose support is weaker.
         """
         out: list[dict[str, Any]] = []
         best: dict[str, tuple[dict[str, Any], float]] = {}
@@ -129,10 +168,19 @@ class EntityNormaliser:
                 continue
             out.append(entity)
         for name, intents in self.intents.items():
-            if intent in intents and name not in best and text:
+            if intent in intents and text:
                 value, score = self._best(language, name, text)
-                if value is not None and score >= TEXT_SCORE:
+                # the whole text also overrules a weakly supported span ("como posso dormir [melhor]")
+                if value is not None and score >= TEXT_SCORE and score > best.get(name, ({}, -1.0))[1]:
                     best[name] = ({"entity": name, "value": value, "extractor": "EntityNormaliser"}, score)
+                guess, probability = self._classify(language, name, text)
+                current = best.get(name, ({}, 0.0))
+                if guess is not None and (
+                    (not current[0] and probability >= CLASSIFIER_FILL)
+                    or (current[0] and probability >= CLASSIFIER_MIN and current[0].get("value") != guess
+                        and current[1] < SPAN_TRUSTED)
+                ):
+                    best[name] = ({"entity": name, "value": guess, "extractor": "EntityNormaliser"}, probability)
         return out + [entity for entity, _ in best.values()]
 
 
