@@ -166,7 +166,7 @@ def test_crisis_again_during_the_screening_counts_as_yes_and_raises_the_risk(cha
 PLAN_ANSWERS = {
     "en": ["not sleeping, staying in my room", "music and a walk", "my doctor", "give my brother the car keys"],
     "sw": ["sipati usingizi na nakaa chumbani", "muziki na kutembea", "daktari wangu", "kumpa kaka yangu funguo"],
-    "ar": ["لا أنام وأبقى في غرفتي", "الموسيقى والمشي", "طبيبي", "أعطي أخي المفاتيح"],
+    "ar": ["قلة النوم والعزلة", "الموسيقى والمشي", "طبيبي", "أعطي أخي المفاتيح"],
 }
 
 
