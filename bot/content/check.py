@@ -6,19 +6,22 @@ Errors are ``file:line: message`` and make the command exit non-zero (CI runs it
 * safe messaging: every crisis response offers a way to get help in every language (a link, a crisis line or an
   emergency number placeholder, or one of the language's ``help_terms``), and no response names a method or means
   (the ``lint_means_terms`` of each language's crisis lexicon);
-* crisis lexicons compile; the helpline registry is well formed. Registry entries older than a year are warnings.
+* crisis lexicons compile; the helpline registry is well formed. Registry entries older than a year are warnings;
+* the content library (``content/library/``, see ``bot/content/library.py``): schema, every item in every language,
+  locale variants with a base to fall back to, references, message length, no phone numbers, no means or methods.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Iterator, Optional
 
 import yaml
 
+from bot.content import library
+from bot.content.problems import Problem, rel
 from bot.languages import LanguageRegistry
 from bot.nlu.lexicon import CrisisLexicon, LexiconError
 from bot.nlu.textnorm import normalise
@@ -35,19 +38,6 @@ _URL = re.compile(r"https?://\S+")
 STALE_AFTER_DAYS = 365
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One finding, printed as ``file:line: message``."""
-
-    path: str
-    line: int
-    message: str
-    warning: bool = False
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {'warning: ' if self.warning else ''}{self.message}"
-
-
 def check(root: Path, today: Optional[date] = None) -> list[Problem]:
     """Every problem in the project's content."""
     registry = LanguageRegistry.load(root / "config" / "languages.yml")
@@ -58,7 +48,7 @@ def check(root: Path, today: Optional[date] = None) -> list[Problem]:
     for lang in registry.codes:
         path = root / "content" / "crisis" / f"{lang}.yml"
         if not path.exists():
-            problems.append(Problem(_rel(path, root), 1, f"missing crisis lexicon for {lang}"))
+            problems.append(Problem(rel(path, root), 1, f"missing crisis lexicon for {lang}"))
             continue
         try:
             lexicons[lang] = CrisisLexicon.load(path)
@@ -68,25 +58,36 @@ def check(root: Path, today: Optional[date] = None) -> list[Problem]:
             continue
         means[lang] = [normalise(t) for t in data.get("lint_means_terms") or []]
         if not means[lang]:
-            problems.append(Problem(_rel(path, root), 1, "no lint_means_terms: the safe-messaging lint needs them"))
+            problems.append(Problem(rel(path, root), 1, "no lint_means_terms: the safe-messaging lint needs them"))
     safe = root / "content" / "safe_messaging.yml"
     terms = (yaml.safe_load(safe.read_text(encoding="utf-8")) or {}).get("help_terms", {}) if safe.exists() else {}
     for lang in registry.codes:
         help_terms[lang] = [normalise(t) for t in terms.get(lang) or []]
         if not help_terms[lang]:
-            problems.append(Problem(_rel(safe, root), 1, f"no help_terms for {lang}"))
+            problems.append(Problem(rel(safe, root), 1, f"no help_terms for {lang}"))
     problems += list(_check_domain(root, root / "domain.yml", registry.codes, means, help_terms))
     problems += list(_check_helplines(root, root / "content" / "helplines.yaml", today or date.today()))
+    problems += library.check(root, registry.codes, means, _nlu_topics(root, registry.codes))
     return problems
+
+
+def _nlu_topics(root: Path, languages: list[str]) -> dict[str, set[str]]:
+    """The topic values each language's NLU data can produce: each needs a content item."""
+    found: dict[str, set[str]] = {}
+    for lang in languages:
+        path = root / "data" / "nlu" / lang / "topics.yml"
+        if path.exists():
+            found[lang] = set(re.findall(r'"entity": "topic", "value": "([a-z_]+)"', path.read_text(encoding="utf-8")))
+    return found
 
 
 def _check_domain(root: Path, path: Path, languages: list[str], means: dict[str, list[str]],
                   help_terms: dict[str, list[str]]) -> Iterator[Problem]:
     node = yaml.compose(path.read_text(encoding="utf-8"))
     responses = _mapping_value(node, "responses")
-    rel = _rel(path, root)
+    where = rel(path, root)
     if responses is None:
-        yield Problem(rel, 1, "domain has no responses")
+        yield Problem(where, 1, "domain has no responses")
         return
     for key_node, variations in responses.value:
         name = key_node.value
@@ -106,19 +107,19 @@ def _check_domain(root: Path, path: Path, languages: list[str], means: dict[str,
             continue
         missing = [lang for lang in languages if lang not in seen]
         if missing:
-            yield Problem(rel, line, f"{name}: no variation for {', '.join(missing)}")
+            yield Problem(where, line, f"{name}: no variation for {', '.join(missing)}")
         reference = set(_PLACEHOLDER.findall(seen.get("en", default or ("", 0))[0]))
         for lang, (text, vline) in seen.items():
             if set(_PLACEHOLDER.findall(text)) != reference:
-                yield Problem(rel, vline, f"{name} [{lang}]: placeholders {sorted(set(_PLACEHOLDER.findall(text)))} "
+                yield Problem(where, vline, f"{name} [{lang}]: placeholders {sorted(set(_PLACEHOLDER.findall(text)))} "
                                           f"differ from English {sorted(reference)}")
             folded = normalise(text)
             for term in means.get(lang, []) + (means.get("en", []) if lang != "en" else []):
                 if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", folded):
-                    yield Problem(rel, vline, f"{name} [{lang}]: names a means or method ({term!r}); "
+                    yield Problem(where, vline, f"{name} [{lang}]: names a means or method ({term!r}); "
                                               "safe-messaging guidance says never to")
             if name in CRISIS_RESPONSES and not _offers_help(text, help_terms.get(lang, [])):
-                yield Problem(rel, vline, f"{name} [{lang}]: a crisis response must offer a way to get help "
+                yield Problem(where, vline, f"{name} [{lang}]: a crisis response must offer a way to get help "
                                           "(a link, {lines}, {emergency_number} or a help term)")
 
 
@@ -130,20 +131,20 @@ def _offers_help(text: str, terms: list[str]) -> bool:
 
 
 def _check_helplines(root: Path, path: Path, today: date) -> Iterator[Problem]:
-    rel = _rel(path, root)
+    where = rel(path, root)
     try:
         registry = HelplineRegistry.load(path)
     except (OSError, ValueError, yaml.YAMLError) as error:
-        yield Problem(rel, 1, f"helpline registry unreadable: {error}")
+        yield Problem(where, 1, f"helpline registry unreadable: {error}")
         return
     if registry.compiled is None:
-        yield Problem(rel, 1, "helpline registry has no 'compiled YYYY-MM-DD' date in its header")
+        yield Problem(where, 1, "helpline registry has no 'compiled YYYY-MM-DD' date in its header")
     elif (today - registry.compiled).days > STALE_AFTER_DAYS:
-        yield Problem(rel, 1, f"helpline registry compiled {registry.compiled}: re-verify every entry "
+        yield Problem(where, 1, f"helpline registry compiled {registry.compiled}: re-verify every entry "
                               "(older than a year)", warning=True)
     for index, entry in enumerate(registry.entries):
         if usable(entry) and not entry.get("source"):
-            yield Problem(rel, 1, f"entry {index} ({entry.get('service')}): shown to users but has no source")
+            yield Problem(where, 1, f"entry {index} ({entry.get('service')}): shown to users but has no source")
 
 
 def _mapping_value(node: yaml.Node, key: str) -> Optional[yaml.Node]:
@@ -170,11 +171,6 @@ def _language_condition(variation: yaml.Node) -> Optional[str]:
 def _from_lexicon_error(message: str, root: Path) -> Problem:
     location, _, text = message.partition(": ")
     path, _, line = location.rpartition(":")
-    return Problem(_rel(Path(path), root), int(line) if line.isdigit() else 1, text)
+    return Problem(rel(Path(path), root), int(line) if line.isdigit() else 1, text)
 
 
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)

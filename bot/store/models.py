@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base, relationship
 
 Base = declarative_base()
@@ -65,3 +65,76 @@ class EscalationEvent(Base):
     kind = Column(String(32), nullable=False)
     detail = Column(JSON, nullable=False, default=dict)
     escalation = relationship("Escalation", back_populates="events")
+
+
+class ContentItem(Base):
+    """One item of ``content/library/<locale>/<slug>.md`` as synced: a topic or an exercise in one language/locale.
+
+    ``locale`` is ``""`` for the base language version. ``embedding`` holds float32 vectors (one per chunk: the
+    title with the summary, then each message) computed at sync time, so a search embeds only the query.
+    """
+
+    __tablename__ = "content_items"
+    __table_args__ = (UniqueConstraint("slug", "language", "locale", name="uq_content_item"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    slug = Column(String(64), nullable=False, index=True)
+    kind = Column(String(16), nullable=False)
+    topic = Column(String(64), nullable=False)
+    language = Column(String(8), nullable=False, index=True)
+    locale = Column(String(16), nullable=False, default="")
+    title = Column(String(200), nullable=False)
+    summary = Column(Text, nullable=False)
+    messages = Column(JSON, nullable=False, default=list)
+    steps = Column(JSON, nullable=False, default=list)
+    keywords = Column(JSON, nullable=False, default=list)
+    related = Column(JSON, nullable=False, default=list)
+    duration_minutes = Column(Integer, nullable=True)
+    cultural_notes = Column(Text, nullable=False, default="")
+    sources = Column(JSON, nullable=False, default=list)
+    review_status = Column(String(16), nullable=False, default="draft")
+    reviewer_role = Column(String(200), nullable=True)
+    reviewed_on = Column(String(10), nullable=True)
+    version = Column(Integer, nullable=False, default=1)
+    path = Column(String(300), nullable=False)
+    content_hash = Column(String(64), nullable=False)
+    embedding_model = Column(String(64), nullable=True)
+    embedding = Column(LargeBinary, nullable=True)
+    synced_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class Feedback(Base):
+    """A "did this help?" answer about one content item."""
+
+    __tablename__ = "feedback"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    user_id = Column(String(64), nullable=False, index=True)
+    slug = Column(String(64), nullable=False)
+    language = Column(String(8), nullable=False)
+    helpful = Column(Boolean, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class MoodEntry(Base):
+    """A mood check-in on the 1-5 scale."""
+
+    __tablename__ = "mood_entries"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    user_id = Column(String(64), nullable=False, index=True)
+    score = Column(Integer, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+
+
+class FollowUp(Base):
+    """A next-day check-in the person agreed to: ``scheduled`` until it is ``sent`` or ``cancelled``."""
+
+    __tablename__ = "follow_ups"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    user_id = Column(String(64), nullable=False, index=True)
+    due_at = Column(DateTime(timezone=True), nullable=False)
+    status = Column(String(16), nullable=False, default="scheduled", index=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
