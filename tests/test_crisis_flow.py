@@ -16,7 +16,7 @@ from bot.settings import Settings
 from bot.store.db import transaction
 from bot.store.models import Escalation
 from tests.conftest import LANGUAGES
-from tests.helpers import text
+from tests.helpers import content_item, text
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = HelplineRegistry.load(ROOT / "content" / "helplines.yaml")
@@ -143,10 +143,13 @@ def test_child_abuse_disclosure(chat, router, action_db, lang):
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_crisis_in_the_middle_of_an_exercise(chat, lang):
+def test_crisis_in_the_middle_of_an_exercise(chat, action_db, lang):
     user = chat(lang)
     user.say(f"/change_language{{\"language\": \"{lang}\"}}")
-    assert texts(user.say("/ask_exercise"))[0] == text("utter_exercise_breathing", lang)
+    exercise = content_item(action_db, "grounding", lang)
+    replies = texts(user.say('/ask_exercise{"exercise": "grounding"}'))
+    assert replies[:len(exercise.messages)] == exercise.messages
+    assert user.tracker().get_slot("exercise") == "grounding"
     replies = texts(user.say(CRISIS[lang], metadata={"country": HOME[lang]}))
     assert replies[0] == text("utter_crisis", lang)
     assert replies[-1] == text("utter_ask_screen_wish_dead", lang)

@@ -210,11 +210,12 @@ def _chosen_exercise(tracker: Tracker) -> Optional[str]:
     support._migrated(url)
     with transaction(url) as session:
         exercises = ContentRepository(session).for_language(_language(tracker), locale_of(tracker), "exercise")
-        for item in exercises:
-            names = [item.title, *item.keywords]
-            if any(len(normalise(n)) >= 4 and normalise(n) in text for n in names):
-                return item.slug
-    return None
+        best, longest = None, 0
+        for item in exercises:  # the exercise whose title or keyword matches most specifically
+            for name in (normalise(n) for n in [item.title, *item.keywords]):
+                if len(name) >= 4 and name in text and len(name) > longest:
+                    best, longest = item.slug, len(name)
+    return best
 
 
 def start_exercise(dispatcher: CollectingDispatcher, tracker: Tracker, slug: Optional[str]) -> list[EventType]:

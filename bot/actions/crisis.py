@@ -85,6 +85,8 @@ class ActionCrisisSupport(Action):
             SlotSet("crisis_categories", categories),
             SlotSet("risk_level", level),
             SlotSet("escalation_id", escalation_id or (None if new_episode else tracker.get_slot("escalation_id"))),
+            # a crisis ends any running exercise or pending offer: "yes"/"next" now answer the crisis flow
+            SlotSet("exercise", None), SlotSet("pending_offer", None),
         ]
         if new_episode:
             if country:
