@@ -54,7 +54,7 @@ def test_topic_then_exercise_then_did_this_help(chat, action_db, lang):
     assert texts(user.say("/exercise_next")) == [text("utter_exercise_done", lang), text("utter_ask_helpful", lang)]
 
     assert texts(user.say("/affirm")) == [text("utter_feedback_yes", lang), text("utter_ask_followup", lang)]
-    assert texts(user.say("/affirm")) == [text("utter_followup_scheduled", lang)]
+    assert texts(user.say(yes)) == [text("utter_followup_scheduled", lang)]
     assert texts(user.say(stop)) == [text("utter_stopped", lang)]
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, ReminderCancelled, ReminderScheduled, SlotSet
+from rasa_sdk.events import EventType, ReminderCancelled, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -126,7 +126,8 @@ class ActionShowTopic(Action):
         if found.item.kind == "exercise":
             return _offer_exercise(dispatcher, found.item)
         _send_messages(dispatcher, found)
-        return [SlotSet("last_item", found.item.slug), FollowupAction("action_ask_helpful")]
+        dispatcher.utter_message(response="utter_ask_helpful")
+        return [SlotSet("last_item", found.item.slug), SlotSet("pending_offer", "helpful")]
 
 
 def _offer_exercise(dispatcher: CollectingDispatcher, item: ContentItem) -> list[EventType]:
@@ -135,41 +136,25 @@ def _offer_exercise(dispatcher: CollectingDispatcher, item: ContentItem) -> list
     return [SlotSet("pending_offer", "exercise"), SlotSet("offered_exercise", item.slug)]
 
 
-class ActionAskHelpful(Action):
-    """"Did this help?" after a topic or a finished exercise."""
-
-    def name(self) -> str:
-        return "action_ask_helpful"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(response="utter_ask_helpful")
-        return []
-
-
-class ActionFeedback(Action):
-    """Store the answer to "did this help?", then offer what comes next (an exercise, or a follow-up check-in)."""
-
-    def name(self) -> str:
-        return "action_feedback"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        helpful = (tracker.latest_message or {}).get("intent", {}).get("name") == "affirm"
-        slug = tracker.get_slot("last_item")
-        url = support.settings().database_url
-        try:
-            found = _find(slug, tracker) if slug else None
-            if slug:
-                with transaction(url) as session:
-                    WellbeingRepository(session).add_feedback(support.user_id(tracker), slug, _language(tracker),
-                                                              helpful)
-            offered = _related_exercise(found.item, tracker) if found is not None else None
-        except (StoreUnavailable, SQLAlchemyError) as error:
-            return _unavailable(dispatcher, error)
-        dispatcher.utter_message(response="utter_feedback_yes" if helpful else "utter_feedback_no")
-        if offered is not None:
-            return _offer_exercise(dispatcher, offered)
-        dispatcher.utter_message(response="utter_ask_followup")
-        return [SlotSet("pending_offer", "followup")]
+def give_feedback(dispatcher: CollectingDispatcher, tracker: Tracker, helpful: bool) -> list[EventType]:
+    """Store the answer to "did this help?", then offer what comes next: after a topic its exercise, after an
+    exercise a next-day check-in."""
+    slug = tracker.get_slot("last_item")
+    url = support.settings().database_url
+    try:
+        found = _find(slug, tracker) if slug else None
+        if slug:
+            with transaction(url) as session:
+                WellbeingRepository(session).add_feedback(support.user_id(tracker), slug, _language(tracker),
+                                                          helpful)
+        offered = _related_exercise(found.item, tracker) if found is not None else None
+    except (StoreUnavailable, SQLAlchemyError) as error:
+        return _unavailable(dispatcher, error)
+    dispatcher.utter_message(response="utter_feedback_yes" if helpful else "utter_feedback_no")
+    if offered is not None:
+        return _offer_exercise(dispatcher, offered)
+    dispatcher.utter_message(response="utter_ask_followup")
+    return [SlotSet("pending_offer", "followup")]
 
 
 def _related_exercise(item: ContentItem, tracker: Tracker) -> Optional[ContentItem]:
@@ -268,15 +253,20 @@ class ActionExerciseStep(Action):
             dispatcher.utter_message(response="utter_no_exercise")
             return [SlotSet("exercise", None)]
         intent = (tracker.latest_message or {}).get("intent", {}).get("name")
-        step = int(tracker.get_slot("exercise_step") or 0)
-        if intent != "exercise_repeat":
-            step += 1
-        if step >= len(found.item.steps):
-            dispatcher.utter_message(response="utter_exercise_done")
-            return [SlotSet("exercise", None), SlotSet("exercise_step", None), SlotSet("last_item", slug),
-                    FollowupAction("action_ask_helpful")]
-        _send_step(dispatcher, found.item, step)
-        return [SlotSet("exercise_step", step)]
+        return exercise_step(dispatcher, tracker, found.item, advance=intent != "exercise_repeat")
+
+
+def exercise_step(dispatcher: CollectingDispatcher, tracker: Tracker, item: ContentItem, advance: bool
+                  ) -> list[EventType]:
+    """Send the next (or the same) step; after the last one, well done and "did this help?"."""
+    step = int(tracker.get_slot("exercise_step") or 0) + (1 if advance else 0)
+    if step >= len(item.steps):
+        dispatcher.utter_message(response="utter_exercise_done")
+        dispatcher.utter_message(response="utter_ask_helpful")
+        return [SlotSet("exercise", None), SlotSet("exercise_step", None), SlotSet("last_item", item.slug),
+                SlotSet("pending_offer", "helpful")]
+    _send_step(dispatcher, item, step)
+    return [SlotSet("exercise_step", step)]
 
 
 class ActionStop(Action):
@@ -364,43 +354,59 @@ def _date(at: datetime, language: str) -> str:
 
 
 class ActionAcceptOffer(Action):
-    """"Yes" to the last offer: start the offered exercise, or schedule the next-day check-in."""
+    """"Yes" to what was just asked (``pending_offer``): it helped, start the offered exercise, schedule the
+    next-day check-in; with nothing pending during an exercise, "ok" means the next step."""
 
     def name(self) -> str:
         return "action_accept_offer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         offer = tracker.get_slot("pending_offer")
-        if offer == "exercise":
-            try:
-                return start_exercise(dispatcher, tracker, tracker.get_slot("offered_exercise"))
-            except (StoreUnavailable, SQLAlchemyError) as error:
-                return _unavailable(dispatcher, error)
-        if offer != "followup":
-            dispatcher.utter_message(response="utter_anything_else")
-            return []
-        due = datetime.now(timezone.utc) + timedelta(seconds=support.settings().followup_delay_seconds)
-        url = support.settings().database_url
         try:
-            support._migrated(url)
-            with transaction(url) as session:
-                WellbeingRepository(session).schedule_follow_up(support.user_id(tracker), due)
-        except SQLAlchemyError as error:
+            if offer == "helpful":
+                return give_feedback(dispatcher, tracker, True)
+            if offer == "exercise":
+                return start_exercise(dispatcher, tracker, tracker.get_slot("offered_exercise"))
+            if offer == "followup":
+                return _schedule_follow_up(dispatcher, tracker)
+            if tracker.get_slot("exercise"):
+                found = _find(tracker.get_slot("exercise"), tracker)
+                if found is not None:
+                    return exercise_step(dispatcher, tracker, found.item, advance=True)
+        except (StoreUnavailable, SQLAlchemyError) as error:
             return _unavailable(dispatcher, error)
-        dispatcher.utter_message(response="utter_followup_scheduled")
-        return [SlotSet("pending_offer", None),
-                ReminderScheduled(FOLLOWUP_INTENT, trigger_date_time=due, name=FOLLOWUP_REMINDER,
-                                  kill_on_user_message=False)]
+        dispatcher.utter_message(response="utter_anything_else")
+        return []
+
+
+def _schedule_follow_up(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    due = datetime.now(timezone.utc) + timedelta(seconds=support.settings().followup_delay_seconds)
+    url = support.settings().database_url
+    support._migrated(url)
+    with transaction(url) as session:
+        WellbeingRepository(session).schedule_follow_up(support.user_id(tracker), due)
+    dispatcher.utter_message(response="utter_followup_scheduled")
+    return [SlotSet("pending_offer", None),
+            ReminderScheduled(FOLLOWUP_INTENT, trigger_date_time=due, name=FOLLOWUP_REMINDER,
+                              kill_on_user_message=False)]
 
 
 class ActionDeclineOffer(Action):
-    """"No" to the last offer."""
+    """"No" to what was just asked: it did not help, no exercise, no check-in; during an exercise, stop it."""
 
     def name(self) -> str:
         return "action_decline_offer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         offer = tracker.get_slot("pending_offer")
+        if offer == "helpful":
+            return give_feedback(dispatcher, tracker, False)
+        if offer is None and tracker.get_slot("exercise"):
+            dispatcher.utter_message(response="utter_exercise_stopped")
+            return [SlotSet("exercise", None), SlotSet("exercise_step", None)]
+        if offer is None:  # "anything else?" — "no": a warm goodbye
+            dispatcher.utter_message(response="utter_goodbye")
+            return []
         dispatcher.utter_message(response="utter_followup_declined" if offer == "followup" else "utter_anything_else")
         return [SlotSet("pending_offer", None), SlotSet("offered_exercise", None)]
 

@@ -70,9 +70,9 @@ def item(url: str, slug: str, lang: str, locale: str | None = None) -> ContentIt
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_a_recognised_topic_is_shown_then_did_this_help(db, lang):
     events, messages = run(content.ActionShowTopic(), tracker(lang, entities=[{"entity": "topic", "value": "sleep"}]))
-    assert [m["text"] for m in messages] == item(db, "sleep", lang).messages
-    assert slots(events) == {"last_item": "sleep"}
-    assert events[-1] == {"event": "followup", "name": "action_ask_helpful", "timestamp": None}
+    assert [m.get("text") for m in messages[:-1]] == item(db, "sleep", lang).messages
+    assert messages[-1]["response"] == "utter_ask_helpful"
+    assert slots(events) == {"last_item": "sleep", "pending_offer": "helpful"}
 
 
 @pytest.mark.parametrize("lang,locale,slug", [("sw", "KE", "low_mood"), ("ar", "EG", "low_mood"),
@@ -82,14 +82,14 @@ def test_a_locale_variant_is_chosen_from_the_country(db, lang, locale, slug):
                                                          entities=[{"entity": "topic", "value": slug}]))
     variant = item(db, slug, lang, f"{lang}-{locale}")
     assert variant.locale == f"{lang}-{locale}"
-    assert [m["text"] for m in messages] == variant.messages
+    assert [m.get("text") for m in messages[:-1]] == variant.messages
     assert variant.messages != item(db, slug, lang).messages
 
 
 def test_a_channel_locale_hint_chooses_the_variant(db):
     _, messages = run(content.ActionShowTopic(), tracker("es", metadata={"locale": "es_MX"},
                                                          entities=[{"entity": "topic", "value": "stress"}]))
-    assert [m["text"] for m in messages] == item(db, "stress", "es", "es-MX").messages
+    assert [m.get("text") for m in messages[:-1]] == item(db, "stress", "es", "es-MX").messages
 
 
 def test_a_missing_translation_falls_back_to_english_and_says_so(db):
@@ -98,7 +98,7 @@ def test_a_missing_translation_falls_back_to_english_and_says_so(db):
     try:
         _, messages = run(content.ActionShowTopic(), tracker("fr", entities=[{"entity": "topic", "value": "grief"}]))
         assert messages[0]["response"] == "utter_content_fallback"
-        assert [m["text"] for m in messages[1:]] == item(db, "grief", "en").messages
+        assert [m.get("text") for m in messages[1:-1]] == item(db, "grief", "en").messages
     finally:
         sync(db, ROOT, content.content_search().embedder, progress=False, say=lambda _: None)
 
@@ -119,7 +119,7 @@ def test_a_free_text_question_is_answered_by_search(db, lang):
     question, expected = QUESTIONS[lang]
     events, messages = run(content.ActionShowTopic(), tracker(lang, text=question))
     assert slots(events)["last_item"] == expected
-    assert [m["text"] for m in messages] == item(db, expected, lang).messages
+    assert [m.get("text") for m in messages[:-1]] == item(db, expected, lang).messages
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -147,9 +147,9 @@ def test_an_exercise_runs_step_by_step_with_repeat(db, lang):
     assert messages[0]["step_text"] == exercise.steps[-1] and slots(events)["exercise_step"] == step
     events, messages = run(content.ActionExerciseStep(), tracker(lang, intent="exercise_next", slots={
         "exercise": "grounding", "exercise_step": step}))
-    assert [m["response"] for m in messages] == ["utter_exercise_done"]
-    assert slots(events) == {"exercise": None, "exercise_step": None, "last_item": "grounding"}
-    assert events[-1]["name"] == "action_ask_helpful"
+    assert [m["response"] for m in messages] == ["utter_exercise_done", "utter_ask_helpful"]
+    assert slots(events) == {"exercise": None, "exercise_step": None, "last_item": "grounding",
+                             "pending_offer": "helpful"}
 
 
 @pytest.mark.parametrize("lang", ["en", "sw", "hi", "ar"])
@@ -166,8 +166,8 @@ def test_an_exercise_named_in_the_message_or_a_menu(db, lang):
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_feedback_is_stored_then_the_related_exercise_offered(db, lang):
     sender = f"feedback-{lang}"
-    events, messages = run(content.ActionFeedback(), tracker(lang, intent="affirm", slots={"last_item": "sleep"},
-                                                              sender=sender))
+    events, messages = run(content.ActionAcceptOffer(), tracker(lang, intent="affirm", sender=sender, slots={
+        "last_item": "sleep", "pending_offer": "helpful"}))
     assert [m["response"] for m in messages] == ["utter_feedback_yes", "utter_offer_related_exercise"]
     offered = item(db, slots(events)["offered_exercise"], lang)
     assert offered.kind == "exercise" and offered.slug in item(db, "sleep", lang).related
@@ -180,7 +180,8 @@ def test_feedback_is_stored_then_the_related_exercise_offered(db, lang):
 
 
 def test_feedback_after_an_exercise_offers_a_follow_up(db):
-    events, messages = run(content.ActionFeedback(), tracker("sw", intent="deny", slots={"last_item": "grounding"}))
+    events, messages = run(content.ActionDeclineOffer(), tracker("sw", intent="deny", slots={
+        "last_item": "grounding", "pending_offer": "helpful"}))
     assert [m["response"] for m in messages] == ["utter_feedback_no", "utter_ask_followup"]
     assert slots(events) == {"pending_offer": "followup"}
 
@@ -231,6 +232,19 @@ def test_follow_up_is_scheduled_then_cancelled_by_stop(db):
     assert [m["response"] for m in messages] == ["utter_stopped"]
     _, messages = run(content.ActionFollowupCheckin(), tracker("pt", intent="EXTERNAL_followup", sender=sender))
     assert messages == []  # cancelled: no check-in
+
+
+def test_ok_means_next_and_no_means_stop_during_an_exercise(db):
+    state = {"exercise": "slow_breathing", "exercise_step": 0, "pending_offer": None}
+    events, messages = run(content.ActionAcceptOffer(), tracker("fr", intent="affirm", slots=state))
+    assert messages[0]["step_number"] == 2 and slots(events) == {"exercise_step": 1}
+    events, messages = run(content.ActionDeclineOffer(), tracker("fr", intent="deny", slots=state))
+    assert [m["response"] for m in messages] == ["utter_exercise_stopped"] and slots(events)["exercise"] is None
+
+
+def test_no_with_nothing_pending_says_goodbye(db):
+    _, messages = run(content.ActionDeclineOffer(), tracker("hi", intent="deny"))
+    assert [m["response"] for m in messages] == ["utter_goodbye"]
 
 
 def test_stop_during_an_exercise(db):
