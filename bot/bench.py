@@ -56,7 +56,42 @@ def run(settings: Settings, with_models: bool = True) -> dict[str, Any]:
             )
         result["crisis_layer_in_parse"] = _percentiles(result.pop("_crisis_layer"))
         loop.close()
+        result["content_search"] = _content_search(settings)
+    try:  # the channels' webhook acknowledgement (verify + durable insert), when the channels are installed
+        from channels.bench import bench_webhook
+
+        result["webhook_ack"] = bench_webhook()
+    except ImportError:
+        pass
     out = settings.root / "reports" / "bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     return result
+
+
+def _content_search(settings: Settings) -> dict[str, float]:
+    """One content search (query embedding + lexical + ranking) on the retrieval questions, library synced into a
+    throw-away database."""
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    from bot.content.evaluation import search_weights
+    from bot.content.search import ContentSearch
+    from bot.content.sync import sync
+    from bot.nlu.embeddings import make_embedder
+
+    embedder = make_embedder(settings.embedding_model)
+    questions = []
+    for path in sorted((settings.root / "data" / "eval" / "retrieval").glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        questions += [(q["text"], data.get("language") or path.stem) for q in data.get("questions") or []]
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        sync(url, settings.root, embedder, progress=False, say=lambda _: None)
+        search = ContentSearch(url, embedder, search_weights(settings))
+        for text, lang in questions[:14]:
+            search.search(text, lang)  # warm-up: builds each language's index once
+        return _percentiles([_time(lambda t=t, lang=lang: search.search(t + " ?", lang), repeat=1)
+                             for t, lang in questions])

@@ -178,6 +178,43 @@ def _eval_retrieval(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _console(args: argparse.Namespace) -> int:
+    import getpass
+
+    from bot.handoff.auth import add_counsellor
+    from bot.store.db import migrate, transaction
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    password = os.environ.get("AMANI_NEW_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
+    try:
+        with transaction(settings.database_url) as session:
+            add_counsellor(session, args.username, password, args.role, args.name)
+    except ValueError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    print(f"console account {args.username} ({args.role}) saved", file=sys.stderr)
+    return 0
+
+
+def _handoff(args: argparse.Namespace) -> int:
+    from bot.handoff.dispatcher import Dispatcher
+    from bot.store.db import migrate
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    dispatcher = Dispatcher(settings)
+    if args.action == "deliver-once":
+        print(json.dumps(asyncio.run(dispatcher.run_once())))
+        return 0
+    stop = asyncio.Event()
+    try:
+        asyncio.run(dispatcher.run_forever(stop))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _db(args: argparse.Namespace) -> int:
     from bot.store.db import migrate
 
@@ -231,6 +268,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["check", "sync"])
     p.add_argument("--no-embeddings", action="store_true", help="sync without computing search embeddings")
     p.set_defaults(func=_content)
+    p = sub.add_parser("console", help="counsellor console accounts: `add-user NAME --role counsellor|supervisor` "
+                                       "(password from AMANI_NEW_PASSWORD or a prompt)")
+    p.add_argument("action", choices=["add-user"])
+    p.add_argument("username")
+    p.add_argument("--role", default="counsellor", choices=["counsellor", "supervisor"])
+    p.add_argument("--name", help="display name")
+    p.set_defaults(func=_console)
+    p = sub.add_parser("handoff", help="handoff delivery: `worker` (a separate delivery process; `make run` already "
+                                       "delivers) or `deliver-once`")
+    p.add_argument("action", choices=["worker", "deliver-once"])
+    p.set_defaults(func=_handoff)
+    from bot.privacy.cli import add_privacy_parser
+
+    add_privacy_parser(sub)
     p = sub.add_parser("db", help="database tools: `upgrade` (Alembic migrations to the newest revision)")
     p.add_argument("action", choices=["upgrade"])
     p.set_defaults(func=_db)

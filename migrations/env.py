@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from bot.settings import Settings
+from bot.store import channel_models  # noqa: F401  (channel tables, on the same Base)
 from bot.store.db import engine_for
 from bot.store.models import Base
 

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.handoff.outbox import configured_targets
 from bot.identity import pseudonymise
 from bot.languages import LanguageRegistry
 from bot.safety import countries, risk
@@ -134,6 +135,7 @@ def record_detection(tracker: Tracker, reasons: list[str], level: str, country: 
                 user_id(tracker), channel=_channel(tracker), language=tracker.get_slot("language") or "en",
                 country=country, risk_level=level, reasons=reasons,
             )
+            escalation.conversation_id = tracker.sender_id
             return escalation.id
     except SQLAlchemyError as error:
         logger.error("escalation not stored (database unavailable): %s", type(error).__name__)
@@ -146,7 +148,7 @@ def update_escalation(tracker: Tracker, **changes: Any) -> Optional[str]:
     try:
         _migrated(url)
         with transaction(url) as session:
-            repository = EscalationRepository(session)
+            repository = EscalationRepository(session, configured_targets(settings()), settings().public_url)
             escalation = repository.get(tracker.get_slot("escalation_id") or "") or repository.active_for(
                 user_id(tracker)
             )
@@ -158,11 +160,50 @@ def update_escalation(tracker: Tracker, **changes: Any) -> Optional[str]:
                 )
             if "risk_level" in changes:
                 changes["risk_level"] = risk.higher(escalation.risk_level, changes["risk_level"])
+            if changes.get("status") == "pending":  # what the counsellor reads first
+                changes.update(conversation_id=tracker.sender_id, transcript=transcript(tracker))
             repository.update(escalation, **changes)
             return escalation.id
     except SQLAlchemyError as error:
         logger.error("escalation not updated (database unavailable): %s", type(error).__name__)
         return None
+
+
+def record_handoff_answer(tracker: Tracker, keep_waiting: bool) -> None:
+    """The person's answer to "keep waiting for a counsellor?": recorded; "no" marks the handoff timed out."""
+    url = settings().database_url
+    try:
+        _migrated(url)
+        with transaction(url) as session:
+            repository = EscalationRepository(session)
+            escalation = repository.get(tracker.get_slot("escalation_id") or "") or repository.active_for(
+                user_id(tracker))
+            if escalation is None or escalation.status != "pending":
+                return
+            if keep_waiting:
+                repository.record(escalation, "person", "keeps_waiting")
+            else:
+                repository.update(escalation, actor="person", status="timed_out")
+    except SQLAlchemyError as error:
+        logger.error("handoff answer not stored (database unavailable): %s", type(error).__name__)
+
+
+def transcript(tracker: Tracker, limit: Optional[int] = None) -> list[dict[str, Any]]:
+    """The conversation's last user and bot messages (user text redacted), for the counsellor."""
+    from bot.handoff.config import load
+    from bot.privacy.redact import redact_text
+
+    limit = limit or load(settings().handoff_file).transcript_messages
+    out: list[dict[str, Any]] = []
+    for event in tracker.events:
+        if event.get("event") in ("user", "bot") and event.get("text"):
+            text = str(event["text"])
+            if event["event"] == "user":
+                if text.startswith("/"):
+                    continue
+                text = redact_text(text)
+            out.append({"from": event["event"], "text": text[:2000], "at": event.get("timestamp")})
+    return out[-limit:]
 
 
 def response_text(domain: DomainDict, name: str, language: Optional[str]) -> Optional[str]:

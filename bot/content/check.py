@@ -31,6 +31,7 @@ from bot.safety.helplines import HelplineRegistry, usable
 CRISIS_RESPONSES = (
     "utter_crisis", "utter_crisis_short", "utter_crisis_lines", "utter_crisis_lines_emergency_only",
     "utter_crisis_lines_none", "utter_country_unknown", "utter_risk_urgent", "utter_stay_with_you",
+    "utter_handoff_directory",
 )
 _HELP_PLACEHOLDERS = ("{lines}", "{emergency_number}")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

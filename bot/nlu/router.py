@@ -37,7 +37,8 @@ ROUTER_ENTITIES = ("language", "country", "crisis_reason", "crisis_category")
 MAX_NLU_CHARS = 1000  # long posts are classified on their start; the crisis layer always reads all of it
 _PAYLOAD = regex.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", regex.DOTALL)
 _COMMAND = regex.compile(r"^/(?P<command>[a-z]+)(?:@\w+)?(?:\s+(?P<arg>\S+))?\s*$", regex.IGNORECASE)
-COMMANDS = {"start": "greet", "help": "ask_capabilities", "language": "change_language", "privacy": "ask_privacy"}
+COMMANDS = {"start": "greet", "help": "ask_capabilities", "language": "change_language", "privacy": "ask_privacy",
+            "delete": "delete_data", "stop": "stop"}
 
 
 class Parser(Protocol):
@@ -85,13 +86,23 @@ class LanguageRouter:
         self.language_lookup = language_lookup
         self.known_intents = known_intents
         self.entity_normaliser = entity_normaliser
+        # called with (sender id, parse result) for every crisis message, e.g. by the handoff while a counsellor
+        # has the conversation and the bot is paused (bot/server.py)
+        self.crisis_listeners: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
 
     async def parse(self, message: Any) -> dict[str, Any]:
         """Rasa's interpreter interface: parse a ``UserMessage``."""
         current = None
         if self.language_lookup is not None and message.sender_id:
             current = await self.language_lookup(message.sender_id)
-        return await self.parse_text(message.text or "", metadata=message.metadata, current=current)
+        result = await self.parse_text(message.text or "", metadata=message.metadata, current=current)
+        if result.get("crisis") and message.sender_id:
+            for listener in self.crisis_listeners:
+                try:
+                    await listener(message.sender_id, result)
+                except Exception as error:  # noqa: BLE001 - a listener must never stop the reply
+                    logger.error("crisis listener failed: %s", type(error).__name__)
+        return result
 
     async def parse_text(
         self,
@@ -106,7 +117,10 @@ class LanguageRouter:
         stripped = text.strip()
         payload = self._payload(stripped) or scale_answer(stripped)
         if payload is not None:
-            route = Route(self.registry.supported(explicit) or current or self.registry.default, "conversation")
+            # a button or command has no language of its own: the conversation's, else the channel's hint
+            hint = self.registry.supported(metadata.get("language"))
+            source = "conversation" if current or explicit else "channel" if hint else "default"
+            route = Route(self.registry.supported(explicit) or current or hint or self.registry.default, source)
             result = payload
         else:
             route = self.route(stripped, current, metadata, explicit)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,13 +11,16 @@ from bot.safety.risk import higher
 from bot.store.models import RISK_LEVELS, Escalation, EscalationEvent
 
 ACTIVE_STATUSES = ("open", "pending", "accepted")
+_TEXT_FIELDS = ("transcript", "notes", "safety_plan")  # audited as changed, without their text
 
 
 class EscalationRepository:
     """Escalations of pseudonymous users, read and changed inside the caller's transaction."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, handoff_targets: Sequence[str] = (), public_url: str = "") -> None:
         self.session = session
+        self.handoff_targets = tuple(handoff_targets)
+        self.public_url = public_url
 
     def active_for(self, user_id: str) -> Optional[Escalation]:
         """The user's newest escalation that is not resolved or timed out."""
@@ -79,8 +82,18 @@ class EscalationRepository:
         for key, value in changed.items():
             setattr(escalation, key, value)
         if changed:
-            self._event(escalation, actor, "updated", changed)
+            audited = {k: ("(text)" if k in _TEXT_FIELDS else v) for k, v in changed.items()}
+            self._event(escalation, actor, "updated", audited)
+        if changed.get("status") == "pending":  # the person asked for a human: deliver, in this same transaction
+            from bot.handoff.outbox import enqueue
+
+            self.session.flush()
+            enqueue(self.session, escalation, self.handoff_targets, self.public_url)
         return escalation
+
+    def record(self, escalation: Escalation, actor: str, kind: str, detail: Optional[dict[str, Any]] = None) -> None:
+        """Add an audit event without changing fields (a reply sent, a timeout notice, ...)."""
+        self._event(escalation, actor, kind, detail or {})
 
     def _event(self, escalation: Escalation, actor: str, kind: str, detail: dict[str, Any]) -> None:
         self.session.add(EscalationEvent(escalation_id=escalation.id, actor=actor, kind=kind, detail=detail))

@@ -46,6 +46,9 @@ class Escalation(Base):
     status = Column(String(16), nullable=False, default="open", index=True)
     assigned_to = Column(String(64), nullable=True)
     notes = Column(Text, nullable=True)
+    # the Rasa conversation (sender id) to pause, resume and reply to; channels use the pseudonymous id here
+    conversation_id = Column(String(128), nullable=True, index=True)
+    transcript = Column(JSON, nullable=True)  # the last messages when the person asked for a human
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
     events = relationship(
@@ -138,3 +141,53 @@ class FollowUp(Base):
     status = Column(String(16), nullable=False, default="scheduled", index=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+DELIVERY_STATUSES = ("pending", "delivered", "dead")
+
+
+class HandoffDelivery(Base):
+    """The transactional outbox of the handoff: one row per escalation and target (the team's webhook, the
+    counsellors' Telegram group, a supervisor alert), written in the same transaction as the escalation change and
+    delivered at least once by ``bot.handoff.dispatcher``. ``idempotency_key`` lets receivers deduplicate."""
+
+    __tablename__ = "handoff_deliveries"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_handoff_delivery_key"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    escalation_id = Column(String(32), ForeignKey("escalations.id", ondelete="CASCADE"), nullable=False, index=True)
+    target = Column(String(16), nullable=False)
+    kind = Column(String(16), nullable=False, default="handoff")
+    idempotency_key = Column(String(96), nullable=False)
+    payload = Column(JSON, nullable=False)
+    status = Column(String(16), nullable=False, default="pending", index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    last_error = Column(String(200), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    delivered_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class Counsellor(Base):
+    """A console account. Passwords are stored as scrypt hashes only."""
+
+    __tablename__ = "counsellors"
+
+    username = Column(String(64), primary_key=True)
+    password_hash = Column(String(256), nullable=False)
+    role = Column(String(16), nullable=False, default="counsellor")  # counsellor | supervisor
+    display_name = Column(String(100), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class RelayMessage(Base):
+    """A message for a person that their channel cannot push (the REST channel): a counsellor's reply, a timeout
+    notice, the check-in after a handoff. Handed out with the person's next request, then deleted."""
+
+    __tablename__ = "relay_messages"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    message = Column(JSON, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)

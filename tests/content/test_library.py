@@ -141,6 +141,7 @@ def test_the_cli_check_fails_on_a_broken_shipped_library(tmp_path):
     import sys
 
     project = tmp_path / "p"
+    project.mkdir()
     main = Path(__file__).resolve().parents[2]
     for name in ("domain.yml", "config", "content", "data"):
         src = main / name
