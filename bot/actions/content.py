@@ -8,15 +8,17 @@ silence) and the error is logged without message text.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, ReminderCancelled, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot.actions import support
 from bot.content.search import ContentSearch
@@ -69,13 +71,20 @@ def locale_of(tracker: Tracker) -> Optional[str]:
     return f"{language}-{str(country).upper()}" if country else None
 
 
-def _find(slug: str, tracker: Tracker) -> Optional[Found]:
+@contextmanager
+def _store() -> Iterator[Session]:
+    """A transaction on the action server's database (migrated on first use)."""
     url = support.settings().database_url
+    support._migrated(url)
+    with transaction(url) as session:
+        yield session
+
+
+def _find(slug: str, tracker: Tracker) -> Optional[Found]:
     try:
-        support._migrated(url)
-        with transaction(url) as session:
-            return ContentRepository(session, support.settings().default_language).find(slug, _language(tracker),
-                                                                                 locale_of(tracker))
+        with _store() as session:
+            repository = ContentRepository(session, support.settings().default_language)
+            return repository.find(slug, _language(tracker), locale_of(tracker))
     except SQLAlchemyError as error:
         raise StoreUnavailable from error
 
@@ -140,11 +149,10 @@ def give_feedback(dispatcher: CollectingDispatcher, tracker: Tracker, helpful: b
     """Store the answer to "did this help?", then offer what comes next: after a topic its exercise, after an
     exercise a next-day check-in."""
     slug = tracker.get_slot("last_item")
-    url = support.settings().database_url
     try:
         found = _find(slug, tracker) if slug else None
         if slug:
-            with transaction(url) as session:
+            with _store() as session:
                 WellbeingRepository(session).add_feedback(support.user_id(tracker), slug, _language(tracker),
                                                           helpful)
         offered = _related_exercise(found.item, tracker) if found is not None else None
@@ -191,9 +199,7 @@ def _chosen_exercise(tracker: Tracker) -> Optional[str]:
     text = normalise(_user_text(tracker))
     if not text:
         return None
-    url = support.settings().database_url
-    support._migrated(url)
-    with transaction(url) as session:
+    with _store() as session:
         exercises = ContentRepository(session).for_language(_language(tracker), locale_of(tracker), "exercise")
         best, longest = None, 0
         for item in exercises:  # the exercise whose title or keyword matches most specifically
@@ -215,9 +221,7 @@ def start_exercise(dispatcher: CollectingDispatcher, tracker: Tracker, slug: Opt
 
 
 def _exercise_menu(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-    url = support.settings().database_url
-    support._migrated(url)
-    with transaction(url) as session:
+    with _store() as session:
         items = ContentRepository(session).for_language(_language(tracker), locale_of(tracker), "exercise")
         buttons = [{"title": i.title[:40], "payload": f'/ask_exercise{{"exercise": "{i.slug}"}}'} for i in items]
     if not buttons:
@@ -280,10 +284,8 @@ class ActionStop(Action):
         if tracker.get_slot("exercise"):
             dispatcher.utter_message(response="utter_exercise_stopped")
             events += [SlotSet("exercise", None), SlotSet("exercise_step", None)]
-        url = support.settings().database_url
         try:
-            support._migrated(url)
-            with transaction(url) as session:
+            with _store() as session:
                 cancelled = WellbeingRepository(session).cancel_follow_ups(support.user_id(tracker))
         except SQLAlchemyError as error:
             logger.error("follow-up not cancelled in the store: %s", type(error).__name__)
@@ -306,10 +308,8 @@ class ActionSaveMood(Action):
             dispatcher.utter_message(response="utter_mood_score_unclear")
             dispatcher.utter_message(response="utter_ask_mood_score")
             return []
-        url = support.settings().database_url
         try:
-            support._migrated(url)
-            with transaction(url) as session:
+            with _store() as session:
                 WellbeingRepository(session).add_mood(support.user_id(tracker), score)
         except SQLAlchemyError as error:
             return _unavailable(dispatcher, error)
@@ -328,10 +328,8 @@ class ActionShowMood(Action):
         return "action_show_mood"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        url = support.settings().database_url
         try:
-            support._migrated(url)
-            with transaction(url) as session:
+            with _store() as session:
                 entries = WellbeingRepository(session).recent_moods(support.user_id(tracker))
                 rows = [(r.created_at, r.score) for r in entries]
         except SQLAlchemyError as error:
@@ -381,9 +379,7 @@ class ActionAcceptOffer(Action):
 
 def _schedule_follow_up(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
     due = datetime.now(timezone.utc) + timedelta(seconds=support.settings().followup_delay_seconds)
-    url = support.settings().database_url
-    support._migrated(url)
-    with transaction(url) as session:
+    with _store() as session:
         WellbeingRepository(session).schedule_follow_up(support.user_id(tracker), due)
     dispatcher.utter_message(response="utter_followup_scheduled")
     return [SlotSet("pending_offer", None),
@@ -418,10 +414,8 @@ class ActionFollowupCheckin(Action):
         return "action_followup_checkin"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        url = support.settings().database_url
         try:
-            support._migrated(url)
-            with transaction(url) as session:
+            with _store() as session:
                 due = WellbeingRepository(session).mark_follow_up_sent(support.user_id(tracker))
         except SQLAlchemyError as error:
             logger.error("follow-up state unavailable, checking in anyway: %s", type(error).__name__)

@@ -21,7 +21,7 @@ Bengali, full-width) are read as digits. The rules, in order (the first to claim
                (11) 91234-5678, Spain/Portugal 9 digits, France 0x xx xx xx xx, Egypt 01x, Lebanon 03/7x/81,
                Senegal 7x, Mozambique 8x, Mexico 10 digits) and ``[id]`` for the rest (Aadhaar-like 12 digits,
                CPF 123.456.789-09, Kenyan ID, Egyptian national ID...). Dates (24.11.2026, 2026-11-24), decimals
-               (3.14159265) and numbers of fewer than 7 digits (a mood "3", an age, "116 123") are kept.
+               (3.14159265) and numbers of fewer than 7 digits (a mood "3", an age, a six-digit short code) are kept.
 
 Settings (``bot/settings.py``, privacy block): ``AMANI_REDACTION_ENABLED`` (off: nothing is redacted),
 ``AMANI_REDACTION_PATTERNS`` (JSON ``{"name": "regex"}``: extra rules, run first, placeholder ``[name]``),
