@@ -43,7 +43,11 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 _A = r"(?<![0-9A-Za-z])"  # not glued to a Latin letter or a digit before...
 _Z = r"(?![0-9A-Za-z])"  # ...or after
 _DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKEtrwagmyfpdxbnjzsqvhlcke"
-_NUMBER = re.compile(_A + r"(?:\+|00)?\(?\d+\)?(?:(?:[ \u00a0.\-]\(?|\()\d+\)?)*")
+# a hexadecimal identifier (uuid4().hex, a hyphenated UUID, a hash) that holds at least one letter a-f is not a
+# number, even when it starts with a run of digits: "16124426d12d4f89..." must not lose its head in a log line
+_HEX_ID = (r"(?!(?=[0-9a-fA-F\-]*[a-fA-F])(?:[0-9a-fA-F]{16,}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})"
+           + _Z + ")")
+_NUMBER = re.compile(_A + _HEX_ID + r"(?:\+|00)?\(?\d+\)?(?:(?:[ \u00a0.\-]\(?|\()" + _HEX_ID + r"\d+\)?)*")
 _DATE = re.compile(r"^(?:\d{1,2}[.\-]\d{1,2}[.\-](?:\d{2}|\d{4})|\d{4}[.\-]\d{1,2}[.\-]\d{1,2})$")
 _DECIMAL = re.compile(r"^\d{1,2}\.\d+$")  # 3.14159265, the seconds of a timestamp (07.975123)
 _CPF = re.compile(r"^\d{3}\.\d{3}\.\d{3}-\d{2}$")

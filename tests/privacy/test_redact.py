@@ -63,11 +63,20 @@ def test_identifiers_are_redacted_in_every_language(language, text, expected):
 @pytest.mark.parametrize("text", [
     "1", "3", "5", "3/5", "4 😊", "I'm 17 and have 3 kids", "call 999 or 112", "116 123", "1199", "116 111",
     "on 24.11.2026 at 10", "2026-11-24", "between 2019 and 2020", "I owe 1,500,000 shillings", "only 20%",
-    "escalation 3f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c", "/inform_country{\"country\": \"KE\"}", "नमस्ते", "مرحبا ٣",
+    "escalation 3f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c", "escalation 16124426d12d4f89aae596563dfac781",
+    "id 16124426-d12d-4f89-aae5-96563dfac781", "sha 0123456789abcdef0123", "/inform_country{\"country\": \"KE\"}", "नमस्ते", "مرحبا ٣",
     "it's 10:30-11:45", "COVID19", "mp3",
 ])
 def test_short_numbers_dates_and_plain_words_are_kept(text):
     assert R.redact(text) == text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("card 4111111111111111", "card [id]"),  # all digits: not a hex identifier
+    ("call 0712345678 16124426d12d4f89aae596563dfac781", "call [phone] 16124426d12d4f89aae596563dfac781"),
+])
+def test_hex_identifiers_are_not_numbers(text, expected):
+    assert R.redact(text) == expected
 
 
 def test_labels_follow_the_shape():
