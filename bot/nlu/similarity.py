@@ -2,7 +2,7 @@
 
 e5 compresses cosines into a narrow band, so a fixed cosine threshold does not work; instead a message is compared
 with its nearest neighbours among labelled exemplars (the crisis and non-crisis NLU examples of every language) and
-fires when the similarity-weighted share of crisis neighbours is high enough. Exemplar vectors are computed at
+scores the similarity-weighted share of crisis neighbours (bot/nlu/crisis.py combines it with the intent layer). Exemplar vectors are computed at
 training time and stored in ``models/crisis-similarity.npz``.
 """
 
@@ -16,21 +16,17 @@ import numpy as np
 from bot.nlu.embeddings import Embedder
 
 K = 7
-# Calibrated by leave-one-out over the training exemplars (never the evaluation sets): at 0.7 the layer fires on
-# 0.8% of non-crisis training examples and 72% of crisis ones; it adds recall for paraphrases the lexicons miss.
-THRESHOLD = 0.7
 
 
 class CrisisSimilarity:
     """kNN vote over labelled exemplars."""
 
     def __init__(self, embedder: Embedder, vectors: np.ndarray, labels: np.ndarray,
-                 k: int = K, threshold: float = THRESHOLD) -> None:
+                 k: int = K) -> None:
         self.embedder = embedder
         self.vectors = vectors
         self.labels = labels.astype(bool)
         self.k = k
-        self.threshold = threshold
 
     @staticmethod
     def embed_exemplars(embedder: Embedder, texts: Sequence[str], batch: int = 64) -> np.ndarray:
@@ -78,7 +74,3 @@ class CrisisSimilarity:
                 texts.append(text)
                 labels.append(intent == "crisis")
         return cls(embedder, cls.embed_exemplars(embedder, texts), np.array(labels, dtype=bool))
-
-    def fires(self, text: str, language: str) -> bool:
-        """Whether this layer calls ``text`` a crisis (only where the embedder serves the language)."""
-        return self.embedder.serves(language) and self.score(text) >= self.threshold

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from bot.nlu.lexicon import CrisisLexicon, LexiconError
+from bot.nlu.textnorm import deobfuscate, normalise
 from tests.conftest import LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,3 +98,24 @@ def test_bad_lexicon_files_are_reported_with_file_and_line(tmp_path, body, probl
         CrisisLexicon.load(path)
     assert problem in str(err.value)
     assert str(err.value).startswith(f"{path}:")
+
+
+@pytest.mark.parametrize("text, clear", [
+    ("je veux me tu3r", "je veux me tuer"),
+    ("k1ll mys3lf", "kill myself"),
+    ("thinking about s.u.i.c.i.d.e", "thinking about suicide"),
+    ("بفكر في الا.ن.ت.ح.ا.ر", "بفكر في الانتحار"),
+    ("انت7ر", "انتحر"),
+    ("in 2019 i was 17", "in 2019 i was 17"),  # numbers stay numbers
+    ("see you at 10.30", "see you at 10.30"),
+])
+def test_deobfuscation_undoes_filter_evasion_and_keeps_numbers(text, clear):
+    assert deobfuscate(normalise(text)) == clear
+
+
+@pytest.mark.parametrize("lang, text", [
+    ("en", "i want to k1ll mys3lf"), ("en", "been thinking about s.u.i.c.i.d.e"), ("fr", "je veux me tu3r"),
+    ("es", "quiero m0rirme"), ("pt", "quero m0rr3r"), ("ar", "بفكر في الا.ن.ت.ح.ا.ر"), ("hi", "mujhe m4rna hai"),
+])
+def test_obfuscated_signals_fire(lang, text):
+    assert lexicon(lang).scan(text)
