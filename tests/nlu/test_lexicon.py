@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import regex
 import yaml
 
 from bot.nlu.lexicon import CrisisLexicon, LexiconError
@@ -80,6 +81,14 @@ def test_normalisation_accents_stretching_and_gap_macro(tmp_path):
     assert lex.scan("i just want to dieeeee")
     assert not lex.scan("quiero comer y luego dormir y no morir")
     assert not lex.scan("diet coke please")
+    assert CrisisLexicon.load(path).signals[0].patterns[0].flags & regex.IGNORECASE == 0
+
+
+def test_escapes_and_classes_are_not_upper_case_letters(tmp_path):
+    path = tmp_path / "xx.yml"
+    path.write_text("language: xx\nsignals:\n  - {id: m, category: self_harm, patterns: ['cut\\W+\\p{L}+ ~ \\S+']}\n",
+                    encoding="utf-8")
+    assert CrisisLexicon.load(path).scan("cut, myself deep")
 
 
 @pytest.mark.parametrize(
@@ -89,6 +98,7 @@ def test_normalisation_accents_stretching_and_gap_macro(tmp_path):
         ("language: xx\nsignals:\n  - {id: a, category: self_harm, patterns: ['(unclosed']}\n", "does not compile"),
         ("signals: []\n", "needs a top-level 'language'"),
         ("language: xx\nsignals:\n  - {id: a, category: self_harm}\n", "needs an 'id'"),
+        ("language: xx\nsignals:\n  - {id: a, category: self_harm, patterns: ['Cut myself']}\n", "upper-case"),
     ],
 )
 def test_bad_lexicon_files_are_reported_with_file_and_line(tmp_path, body, problem):
