@@ -39,6 +39,7 @@ shell: setup ## talk to the bot in the terminal
 eval: setup ## per-language NLU, crisis and content-search evaluation reports (reports/)
 	@$(PY) -m bot eval-nlu
 	@$(PY) -m bot eval-crisis data/eval/crisis/*.jsonl --report reports/crisis-eval.json || true
+	@$(PY) -m bot eval-crisis data/eval/crisis-holdout/*.jsonl --report reports/crisis-holdout-eval.json || true
 	@$(PY) -m bot eval-retrieval --report reports/retrieval-eval.json
 
 bench: setup ## latency of the crisis layer and the router per message (reports/bench.json)
