@@ -113,6 +113,8 @@ def test_bad_lexicon_files_are_reported_with_file_and_line(tmp_path, body, probl
 @pytest.mark.parametrize("text, clear", [
     ("je veux me tu3r", "je veux me tuer"),
     ("k1ll mys3lf", "kill myself"),
+    ("i want to d!e", "i want to die"),
+    ("hello! how are you!!", "hello! how are you!!"),
     ("thinking about s.u.i.c.i.d.e", "thinking about suicide"),
     ("بفكر في الا.ن.ت.ح.ا.ر", "بفكر في الانتحار"),
     ("انت7ر", "انتحر"),
