@@ -12,7 +12,9 @@ MIN_MACRO_F1 = 0.85
 # "delete my data" intents arrived (en 0.915 → 0.860, sw 0.894 → 0.843, hi 0.842 → 0.817, ar 0.854 → 0.817): most
 # of the new errors are pairs that mean the same in a chat — "next" (exercise_next) vs "skip", "stop" vs "deny" —
 # which the dialogue tells apart by what was just asked (data/rules/wellbeing.yml), not by the words.
-MIN_MACRO_F1_BY_LANGUAGE = {"en": 0.85, "es": 0.89, "pt": 0.87, "fr": 0.86, "sw": 0.83, "hi": 0.80, "ar": 0.80}
+# Session 4 added crisis-boundary examples (figurative speech under out_of_scope, sadness under share_mood): hi rose
+# to 0.851, es fell to 0.892 (share_mood vs out_of_scope), the others moved by under 0.005.
+MIN_MACRO_F1_BY_LANGUAGE = {"en": 0.85, "es": 0.88, "pt": 0.87, "fr": 0.86, "sw": 0.83, "hi": 0.84, "ar": 0.80}
 
 
 @pytest.fixture(scope="module")
