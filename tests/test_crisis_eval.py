@@ -30,20 +30,20 @@ HOLDOUT_FLOORS = {
 }
 
 
-@pytest.fixture(scope="module")
-def report(router):
-    cases = load_cases(sorted((ROOT / "data" / "eval" / "crisis").glob("*.jsonl")))
-    result = evaluate(router, cases)
+def _evaluate(router, folder: str):
+    result = evaluate(router, load_cases(sorted((ROOT / "data" / "eval" / folder).glob("*.jsonl"))))
     print("\n" + format_table(result))
     return result
+
+
+@pytest.fixture(scope="module")
+def report(router):
+    return _evaluate(router, "crisis")
 
 
 @pytest.fixture(scope="module")
 def holdout(router):
-    cases = load_cases(sorted((ROOT / "data" / "eval" / "crisis-holdout").glob("*.jsonl")))
-    result = evaluate(router, cases)
-    print("\n" + format_table(result))
-    return result
+    return _evaluate(router, "crisis-holdout")
 
 
 def test_every_language_has_a_development_set_of_the_required_size(report):
