@@ -19,14 +19,22 @@ ROOT = Path(__file__).resolve().parent.parent
 # against them, so they are met with room to spare; recall is held at the target (0.98), the false-positive rate at
 # the measured figure plus two messages of margin (the model layers are retrained in CI).
 FLOORS = {
-    "en": (0.98, 0.05), "es": (0.98, 0.07), "pt": (0.98, 0.07), "fr": (0.98, 0.05), "sw": (0.98, 0.05),
+    "en": (0.98, 0.05), "es": (0.98, 0.07), "pt": (0.98, 0.07), "fr": (0.98, 0.05), "sw": (0.98, 0.09),
     "hi": (0.98, 0.13), "ar": (0.98, 0.04),
 }
-# Blind sets (data/eval/crisis-holdout, another author, never shown to lexicon authors or tuned on): the honest
-# estimate. Held at the measured figures (2026-11-24, README) with two messages of margin each way.
+# Blind sets, never shown to lexicon or training-data authors: the honest estimates. Held at the measured figures
+# (2026-11-25, README) with two messages of margin each way.
+# data/eval/crisis-holdout (50 + 50 per language): written in session 4. Its misses were looked at when the model
+# layers' vote was chosen, so it is no longer perfectly blind.
 HOLDOUT_FLOORS = {
-    "en": (0.92, 0.16), "es": (0.94, 0.14), "pt": (0.94, 0.10), "fr": (0.86, 0.16), "sw": (0.86, 0.06),
-    "hi": (0.92, 0.16), "ar": (0.92, 0.20),
+    "en": (0.94, 0.16), "es": (0.96, 0.18), "pt": (0.96, 0.18), "fr": (0.94, 0.18), "sw": (0.92, 0.08),
+    "hi": (0.96, 0.16), "ar": (0.96, 0.18),
+}
+# data/eval/crisis-holdout2 (60 + 60 per language): written in session 5 by two new authors; only its per-language
+# totals and per-kind counts were read, never its messages, so it stays the least biased estimate.
+HOLDOUT2_FLOORS = {
+    "en": (0.90, 0.14), "es": (0.93, 0.22), "pt": (0.93, 0.19), "fr": (0.92, 0.15), "sw": (0.93, 0.14),
+    "hi": (0.96, 0.24), "ar": (0.88, 0.19),
 }
 
 
@@ -44,6 +52,11 @@ def report(router):
 @pytest.fixture(scope="module")
 def holdout(router):
     return _evaluate(router, "crisis-holdout")
+
+
+@pytest.fixture(scope="module")
+def holdout2(router):
+    return _evaluate(router, "crisis-holdout2")
 
 
 def test_every_language_has_a_development_set_of_the_required_size(report):
@@ -70,5 +83,19 @@ def test_every_language_has_a_blind_set(holdout):
 def test_blind_set_floors(holdout, lang):
     min_recall, max_fpr = HOLDOUT_FLOORS[lang]
     t = holdout[lang]
+    assert t["recall"] >= min_recall, (lang, t["recall"], len(t["missed"]))
+    assert t["false_positive_rate"] <= max_fpr, (lang, t["false_positive_rate"], len(t["false_alarms"]))
+
+
+def test_every_language_has_a_second_blind_set(holdout2):
+    for lang in LANGUAGES:
+        t = holdout2[lang]
+        assert t["tp"] + t["fn"] >= 60 and t["fp"] + t["tn"] >= 60, lang
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_second_blind_set_floors(holdout2, lang):
+    min_recall, max_fpr = HOLDOUT2_FLOORS[lang]
+    t = holdout2[lang]
     assert t["recall"] >= min_recall, (lang, t["recall"], len(t["missed"]))
     assert t["false_positive_rate"] <= max_fpr, (lang, t["false_positive_rate"], len(t["false_alarms"]))
