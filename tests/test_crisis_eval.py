@@ -81,10 +81,7 @@ def test_every_language_has_a_blind_set(holdout):
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_blind_set_floors(holdout, lang):
-    min_recall, max_fpr = HOLDOUT_FLOORS[lang]
-    t = holdout[lang]
-    assert t["recall"] >= min_recall, (lang, t["recall"], len(t["missed"]))
-    assert t["false_positive_rate"] <= max_fpr, (lang, t["false_positive_rate"], len(t["false_alarms"]))
+    _assert_blind_floors(holdout[lang], lang, HOLDOUT_FLOORS)
 
 
 def test_every_language_has_a_second_blind_set(holdout2):
@@ -95,7 +92,11 @@ def test_every_language_has_a_second_blind_set(holdout2):
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_second_blind_set_floors(holdout2, lang):
-    min_recall, max_fpr = HOLDOUT2_FLOORS[lang]
-    t = holdout2[lang]
+    _assert_blind_floors(holdout2[lang], lang, HOLDOUT2_FLOORS)
+
+
+def _assert_blind_floors(t, lang, floors):
+    """Blind sets report counts only, never the messages (nobody should read them while building)."""
+    min_recall, max_fpr = floors[lang]
     assert t["recall"] >= min_recall, (lang, t["recall"], len(t["missed"]))
     assert t["false_positive_rate"] <= max_fpr, (lang, t["false_positive_rate"], len(t["false_alarms"]))
