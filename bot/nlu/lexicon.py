@@ -8,10 +8,18 @@ Lexicons are content (``content/crisis/<lang>.yml``), written by clinicians and 
   three words in between".
 * A guard removes a signal match only when the guard's match covers the whole signal match. A guard can therefore
   never hide a different signal elsewhere in the same message.
+
+Compiling ~4,000 patterns with ``regex`` takes ~40 s (its parser is pure Python), so compiled patterns are kept in
+``models/lexicon-cache/`` (a pickle holds ``regex``'s compiled program, which loads in well under a millisecond),
+keyed by the lexicon file's content and the ``regex`` version. Any problem with the cache means compiling again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import pickle
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +30,8 @@ import regex
 import yaml
 
 from bot.nlu.textnorm import squeezed_forms
+
+logger = logging.getLogger(__name__)
 
 CATEGORIES = (
     "suicidal_ideation",
@@ -35,6 +45,8 @@ CATEGORIES = (
 _ESCAPES = regex.compile(r"\\[pPN]\{[^}]*\}|\\.|\(\?[a-zA-Z-]*[:)]|\[\[:[a-z]+:\]\]|\(\?P?<[^>]*>")
 _UPPER_LITERAL = regex.compile(r"\p{Lu}")
 _GAP = r"(?:\W+\w+){0,3}\W+"
+_WRAP = r"(?<!\w)(?:{body})(?!\w)"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: parsing the lexicons took ~5 s
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,7 @@ def compile_pattern(source: str) -> regex.Pattern:
     case-sensitively: the text is already lower-cased (``textnorm.normalise``), and case-insensitive matching
     (full case folding) doubled the scan time; ``content check`` rejects an upper-case letter in a pattern."""
     body = source.strip().replace(" ~ ", _GAP)
-    return regex.compile(rf"(?<!\w)(?:{body})(?!\w)", regex.V1)
+    return regex.compile(_WRAP.format(body=body), regex.V1)
 
 
 class CrisisLexicon:
@@ -82,8 +94,8 @@ class CrisisLexicon:
         """Load and compile a lexicon file, raising ``LexiconError`` with ``file:line`` on any problem."""
         text = path.read_text(encoding="utf-8")
         try:
-            doc = yaml.compose(text)
-            data = yaml.safe_load(text)
+            doc = yaml.compose(text, Loader=_Loader)
+            data = yaml.load(text, Loader=_Loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 1
@@ -91,10 +103,15 @@ class CrisisLexicon:
         if not isinstance(data, dict) or "language" not in data:
             raise LexiconError(f"{path}:1: a lexicon needs a top-level 'language'")
         lines = _item_lines(doc)
-        signals = [_rule(path, item, lines.get(("signals", i), 1), True)
+        cache_file = _cache_file(path, text)
+        cache = _read_cache(cache_file)
+        known = len(cache)
+        signals = [_rule(path, item, lines.get(("signals", i), 1), True, cache)
                    for i, item in enumerate(data.get("signals") or [])]
-        guards = [_rule(path, item, lines.get(("guards", i), 1), False)
+        guards = [_rule(path, item, lines.get(("guards", i), 1), False, cache)
                   for i, item in enumerate(data.get("guards") or [])]
+        if len(cache) != known:
+            _write_cache(cache_file, cache)
         ids = [r.id for r in signals + guards]
         dupes = {i for i in ids if ids.count(i) > 1}
         if dupes:
@@ -153,7 +170,47 @@ def _item_lines(doc: yaml.Node | None) -> dict[tuple[str, int], int]:
     return out
 
 
-def _rule(path: Path, item: object, line: int, is_signal: bool) -> Rule:
+def _cache_file(path: Path, text: str) -> Path | None:
+    """Where the compiled patterns of the lexicon file at ``path`` (content ``text``) are kept, if anywhere."""
+    try:
+        from bot.settings import get_settings
+
+        directory = get_settings().models_dir / "lexicon-cache"
+    except Exception:  # settings that do not validate: no cache, never a failure to load the lexicon
+        return None
+    key = hashlib.sha256(f"{regex.__version__}\x00{_GAP}\x00{_WRAP}\x00{text}".encode("utf-8")).hexdigest()
+    return directory / f"{path.stem}-{key[:20]}.pickle"
+
+
+def _read_cache(cache_file: Path | None) -> dict[str, regex.Pattern]:
+    if cache_file is None or not cache_file.exists():
+        return {}
+    try:
+        with cache_file.open("rb") as handle:
+            cache = pickle.load(handle)
+        return cache if isinstance(cache, dict) else {}
+    except Exception as exc:  # a truncated or stale file: compile again
+        logger.warning("lexicon cache %s unreadable (%s); compiling", cache_file.name, type(exc).__name__)
+        return {}
+
+
+def _write_cache(cache_file: Path | None, cache: dict[str, regex.Pattern]) -> None:
+    if cache_file is None:
+        return
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        with partial.open("wb") as handle:
+            pickle.dump(cache, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(partial, cache_file)
+        for old in cache_file.parent.glob(f"{cache_file.stem.rsplit('-', 1)[0]}-*.pickle"):
+            if old != cache_file:
+                old.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only deployment: the lexicon works, it just compiles at every start
+        logger.info("lexicon cache not written (%s)", type(exc).__name__)
+
+
+def _rule(path: Path, item: object, line: int, is_signal: bool, cache: dict[str, regex.Pattern]) -> Rule:
     where = f"{path}:{line}"
     if not isinstance(item, dict) or not item.get("id") or not item.get("patterns"):
         raise LexiconError(f"{where}: each rule needs an 'id' and a list of 'patterns'")
@@ -166,7 +223,10 @@ def _rule(path: Path, item: object, line: int, is_signal: bool) -> Rule:
             raise LexiconError(f"{where}: pattern {source!r} has an upper-case letter; messages are lower-cased "
                                "before matching, so write it in lower case")
         try:
-            compiled.append(compile_pattern(str(source)))
+            pattern = cache.get(str(source))
+            if pattern is None:
+                pattern = cache[str(source)] = compile_pattern(str(source))
+            compiled.append(pattern)
         except regex.error as exc:
             raise LexiconError(f"{where}: pattern {source!r} does not compile: {exc}") from exc
     return Rule(str(item["id"]), category, tuple(compiled), line)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nlu.crisis import (JOINT_THRESHOLD, SOLO_INTENT_WITHOUT_SIMILARITY, SOLO_THRESHOLD, CrisisDetector,
-                            intent_probability)
+from bot.nlu.crisis import (
+    JOINT_THRESHOLD,
+    SOLO_INTENT_WITHOUT_SIMILARITY,
+    SOLO_THRESHOLD,
+    CrisisDetector,
+    intent_probability,
+)
 
 
 @pytest.mark.parametrize("probability, similarity, expected", [

@@ -131,3 +131,22 @@ def test_deobfuscation_undoes_filter_evasion_and_keeps_numbers(text, clear):
 ])
 def test_obfuscated_signals_fire(lang, text):
     assert lexicon(lang).scan(text)
+
+
+def test_compiled_patterns_are_cached_by_content_and_a_broken_cache_means_compiling_again(tmp_path, monkeypatch):
+    import bot.nlu.lexicon as lexicon_module
+
+    path = tmp_path / "xx.yml"
+    path.write_text("language: xx\nsignals:\n  - {id: m, category: suicidal_ideation, patterns: ['quiero ~ morir']}\n",
+                    encoding="utf-8")
+    cache = tmp_path / "cache" / "xx.pickle"
+    monkeypatch.setattr(lexicon_module, "_cache_file", lambda p, text: cache)
+    compiled, real_compile = [], lexicon_module.compile_pattern.__wrapped__
+    monkeypatch.setattr(lexicon_module, "compile_pattern",
+                        lambda source: compiled.append(source) or real_compile(source))
+    assert CrisisLexicon.load(path).scan("quiero morir") and compiled == ["quiero ~ morir"] and cache.exists()
+    assert CrisisLexicon.load(path).scan("quiero morir") and len(compiled) == 1  # from the cache
+    cache.write_bytes(b"not a pickle")
+    assert CrisisLexicon.load(path).scan("quiero morir") and len(compiled) == 2
+    monkeypatch.undo()
+    assert lexicon_module._cache_file(path, "a") != lexicon_module._cache_file(path, "b")
