@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -18,6 +19,9 @@ class Settings(BaseSettings):
     environment: str = "development"
     root: Path = ROOT
     models_dir: Path = ROOT / "models"
+    # Embeddings of training texts (never of people's messages), shared by every checkout like pip's cache: a fresh
+    # clone's training then embeds only texts it has not seen (bot/nlu/embeddings.py, TrainingCache).
+    training_cache_dir: Path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "amani"
     languages_file: Path = ROOT / "config" / "languages.yml"
     database_url: str = f"sqlite:///{ROOT / 'var' / 'amani.db'}"
     host: str = "0.0.0.0"

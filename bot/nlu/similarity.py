@@ -2,8 +2,8 @@
 
 e5 compresses cosines into a narrow band, so a fixed cosine threshold does not work; instead a message is compared
 with its nearest neighbours among labelled exemplars (the crisis and non-crisis NLU examples of every language) and
-scores the similarity-weighted share of crisis neighbours (bot/nlu/crisis.py combines it with the intent layer). Exemplar vectors are computed at
-training time and stored in ``models/crisis-similarity.npz``.
+scores the similarity-weighted share of crisis neighbours (bot/nlu/crisis.py combines it with the intent layer).
+Exemplar vectors are computed at training time and stored in ``models/crisis-similarity.npz``.
 """
 
 from __future__ import annotations

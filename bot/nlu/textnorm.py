@@ -14,7 +14,8 @@ _SPACE = regex.compile(r"\s+")
 # "انت7ر" with Arabizi 7 for ح); the de-obfuscated form is scanned in addition to the plain ones
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
 _ARABIZI_IN_ARABIC = str.maketrans({"2": "ء", "3": "ع", "5": "خ", "6": "ط", "7": "ح", "8": "غ", "9": "ق"})
-_LATIN_MIXED = regex.compile(r"(?<![\p{L}\d@$!])(?=[a-z@$!\d]*[a-z])(?=[a-z@$!\d]*(?:[\d@$]|![a-z]))[a-z@$!\d]*[a-z][a-z@$!\d]*(?![\p{L}\d])")
+_LATIN_MIXED = regex.compile(r"(?<![\p{L}\d@$!])(?=[a-z@$!\d]*[a-z])(?=[a-z@$!\d]*(?:[\d@$]|![a-z]))"
+                             r"[a-z@$!\d]*[a-z][a-z@$!\d]*(?![\p{L}\d])")
 _ARABIC_MIXED = regex.compile(r"[\p{Arabic}\d]*\p{Arabic}\d[\p{Arabic}\d]*|[\p{Arabic}\d]*\d\p{Arabic}[\p{Arabic}\d]*")
 _SPLIT_WORD = regex.compile(r"(?<![\p{L}.\-_*·•])\p{L}{1,3}(?:[.\-_*·•]\p{L}){2,}(?![\p{L}])")
 _SPLITTERS = regex.compile(r"[.\-_*·•]")
