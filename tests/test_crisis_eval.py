@@ -37,6 +37,13 @@ HOLDOUT2_FLOORS = {
     "hi": (0.96, 0.24), "ar": (0.88, 0.19),
 }
 
+# data/eval/crisis-holdout3 (60 + 60 per language): written in session 6 by seven new authors, one per language, who
+# saw no project file; measured once on the build it was written for and never tuned on (per-kind counts only).
+HOLDOUT3_FLOORS = {
+    "en": (0.93, 0.19), "es": (0.95, 0.20), "pt": (0.95, 0.19), "fr": (0.93, 0.24), "sw": (0.95, 0.17),
+    "hi": (0.93, 0.35), "ar": (0.93, 0.24),
+}
+
 
 def _evaluate(router, folder: str):
     result = evaluate(router, load_cases(sorted((ROOT / "data" / "eval" / folder).glob("*.jsonl"))))
@@ -57,6 +64,11 @@ def holdout(router):
 @pytest.fixture(scope="module")
 def holdout2(router):
     return _evaluate(router, "crisis-holdout2")
+
+
+@pytest.fixture(scope="module")
+def holdout3(router):
+    return _evaluate(router, "crisis-holdout3")
 
 
 def test_every_language_has_a_development_set_of_the_required_size(report):
@@ -93,6 +105,17 @@ def test_every_language_has_a_second_blind_set(holdout2):
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_second_blind_set_floors(holdout2, lang):
     _assert_blind_floors(holdout2[lang], lang, HOLDOUT2_FLOORS)
+
+
+def test_every_language_has_a_third_blind_set(holdout3):
+    for lang in LANGUAGES:
+        t = holdout3[lang]
+        assert t["tp"] + t["fn"] >= 60 and t["fp"] + t["tn"] >= 60, lang
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_third_blind_set_floors(holdout3, lang):
+    _assert_blind_floors(holdout3[lang], lang, HOLDOUT3_FLOORS)
 
 
 def _assert_blind_floors(t, lang, floors):
