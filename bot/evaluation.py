@@ -9,7 +9,7 @@ from typing import Any
 
 from bot import fastload
 from bot.languages import LanguageRegistry
-from bot.nlu.embeddings import use_training_cache
+from bot.nlu.embeddings import training_cache
 from bot.settings import Settings
 from bot.training import _is_fresh, _stamp, embedding_cache_path, fingerprint, nlu_inputs
 
@@ -38,12 +38,9 @@ def evaluate_nlu(settings: Settings, languages: list[str] | None = None) -> dict
         if not _is_fresh(model, fp):
             split_file = work / f"train-{lang}.yml"
             split_file.write_text(train.nlu_as_yaml(), encoding="utf-8")
-            use_training_cache(embedding_cache_path(settings))
-            try:
+            with training_cache(embedding_cache_path(settings)):
                 train_nlu(str(settings.root / "config" / "nlu" / f"{lang}.yml"), str(split_file), str(work),
                           fixed_model_name=model.name[: -len(".tar.gz")])
-            finally:
-                use_training_cache(None)
             _stamp(model, fp)
         train_seconds = time.monotonic() - started
         agent = Agent.load(str(model))

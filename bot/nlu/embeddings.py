@@ -7,7 +7,7 @@
 Vectors are L2-normalised, so a dot product is the cosine similarity.
 
 Training texts are embedded several times (each language's NLU model, the crisis-similarity exemplars, the held-out
-evaluation models), so training switches on ``use_training_cache``: batches of training texts are then remembered
+evaluation models), so training runs inside ``training_cache``: batches of training texts are then remembered
 on disk (``bot.training.embedding_cache_path``, in the user's cache directory). It is never on while serving, so no
 person's message is stored.
 """
@@ -19,8 +19,9 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -65,10 +66,15 @@ class TrainingCache:
 _TRAINING_CACHE: Optional[TrainingCache] = None
 
 
-def use_training_cache(path: Optional[Path]) -> None:
-    """Remember batches of training texts at ``path`` (None: stop). Call only from training and evaluation."""
+@contextmanager
+def training_cache(path: Path) -> Iterator[None]:
+    """Within the block, batches of training texts are remembered at ``path``. Only training and evaluation use it."""
     global _TRAINING_CACHE
-    _TRAINING_CACHE = TrainingCache(path) if path is not None else None
+    _TRAINING_CACHE = TrainingCache(path)
+    try:
+        yield
+    finally:
+        _TRAINING_CACHE = None
 
 
 class Embedder(ABC):
