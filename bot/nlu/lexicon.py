@@ -126,15 +126,23 @@ class CrisisLexicon:
         """Every signal that fires on ``text`` and is not wholly covered by a guard."""
         hits: dict[str, Hit] = {}
         for form in squeezed_forms(text):
-            guarded = [m.span() for g in self.guards for p in g.patterns for m in p.finditer(form)]
+            guarded: list[tuple[int, int]] | None = None  # the guards run only once a signal has matched
             for rule in self.signals:
                 if rule.id in hits:
                     continue
                 for pattern in rule.patterns:
-                    if any(not _covered(m.span(), guarded) for m in pattern.finditer(form)):
+                    spans = [m.span() for m in pattern.finditer(form)]
+                    if not spans:
+                        continue
+                    if guarded is None:
+                        guarded = self._guard_spans(form)
+                    if any(not _covered(span, guarded) for span in spans):
                         hits[rule.id] = Hit(rule.id, rule.category)
                         break
         return list(hits.values())
+
+    def _guard_spans(self, form: str) -> list[tuple[int, int]]:
+        return [m.span() for g in self.guards for p in g.patterns for m in p.finditer(form)]
 
 
     def mask(self, text: str) -> str | None:
@@ -142,7 +150,7 @@ class CrisisLexicon:
         when no guard matched. The model layers re-read this, so a guard also keeps them from firing on the
         figurative phrase alone while the rest of the message is still judged."""
         form = squeezed_forms(text)[0]
-        spans = sorted(m.span() for g in self.guards for p in g.patterns for m in p.finditer(form))
+        spans = sorted(self._guard_spans(form))
         if not spans:
             return None
         out, last = [], 0
