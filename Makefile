@@ -42,6 +42,7 @@ eval: setup ## per-language NLU, crisis and content-search evaluation reports (r
 	@$(PY) -m bot eval-crisis data/eval/crisis-holdout/*.jsonl --report reports/crisis-holdout-eval.json || true
 	@$(PY) -m bot eval-crisis data/eval/crisis-holdout2/*.jsonl --report reports/crisis-holdout2-eval.json || true
 	@$(PY) -m bot eval-crisis data/eval/crisis-holdout3/*.jsonl --report reports/crisis-holdout3-eval.json || true
+	@$(PY) -m bot eval-crisis data/eval/crisis-contrasts/*.jsonl --report reports/crisis-contrasts-eval.json || true
 	@$(PY) -m bot eval-retrieval --report reports/retrieval-eval.json
 
 bench: setup ## latency of the crisis layer and the router per message (reports/bench.json)

@@ -27,21 +27,29 @@ FLOORS = {
 # data/eval/crisis-holdout (50 + 50 per language): written in session 4. Its misses were looked at when the model
 # layers' vote was chosen, so it is no longer perfectly blind.
 HOLDOUT_FLOORS = {
-    "en": (0.94, 0.16), "es": (0.96, 0.18), "pt": (0.96, 0.18), "fr": (0.94, 0.18), "sw": (0.92, 0.08),
-    "hi": (0.96, 0.16), "ar": (0.96, 0.18),
+    "en": (0.94, 0.16), "es": (0.96, 0.16), "pt": (0.96, 0.18), "fr": (0.94, 0.14), "sw": (0.92, 0.08),
+    "hi": (0.96, 0.14), "ar": (0.96, 0.18),
 }
 # data/eval/crisis-holdout2 (60 + 60 per language): written in session 5 by two new authors; only its per-language
 # totals and per-kind counts were read, never its messages, so it stays the least biased estimate.
 HOLDOUT2_FLOORS = {
-    "en": (0.90, 0.14), "es": (0.93, 0.22), "pt": (0.93, 0.19), "fr": (0.92, 0.15), "sw": (0.93, 0.14),
-    "hi": (0.96, 0.24), "ar": (0.88, 0.19),
+    "en": (0.90, 0.12), "es": (0.93, 0.22), "pt": (0.93, 0.19), "fr": (0.92, 0.14), "sw": (0.93, 0.14),
+    "hi": (0.96, 0.24), "ar": (0.88, 0.17),
 }
 
 # data/eval/crisis-holdout3 (60 + 60 per language): written in session 6 by seven new authors, one per language, who
 # saw no project file; measured once on the build it was written for and never tuned on (per-kind counts only).
 HOLDOUT3_FLOORS = {
-    "en": (0.93, 0.19), "es": (0.95, 0.20), "pt": (0.95, 0.19), "fr": (0.93, 0.24), "sw": (0.95, 0.17),
-    "hi": (0.93, 0.35), "ar": (0.93, 0.24),
+    "en": (0.93, 0.17), "es": (0.95, 0.20), "pt": (0.95, 0.17), "fr": (0.93, 0.19), "sw": (0.95, 0.14),
+    "hi": (0.93, 0.34), "ar": (0.93, 0.24),
+}
+# data/eval/crisis-contrasts (60 crisis + 130 hard negatives per language): written in session 7 next to the lexicon
+# guards of pass 5, so the lexicon was built on it; the model layers are NOT trained on it (training on it lowered
+# their false alarms but also their recall on the first blind set, README). It is the model layers' development set
+# for long venting posts and other people's pasts. Held at the measured figures with two messages of margin.
+CONTRASTS_FLOORS = {
+    "en": (0.96, 0.09), "es": (0.96, 0.13), "pt": (0.96, 0.13), "fr": (0.96, 0.14), "sw": (0.96, 0.15),
+    "hi": (0.91, 0.20), "ar": (0.96, 0.11),
 }
 
 
@@ -103,6 +111,13 @@ def test_every_language_has_a_blind_set_of_the_required_size(blind, folder):
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_blind_set_floors(blind, folder, lang):
     _assert_blind_floors(blind(folder)[lang], lang, BLIND_SETS[folder][1])
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_contrast_set_floors(blind, lang):
+    t = blind("crisis-contrasts")[lang]
+    assert t["tp"] + t["fn"] >= 60 and t["fp"] + t["tn"] >= 130, lang
+    _assert_blind_floors(t, lang, CONTRASTS_FLOORS)
 
 
 def _assert_blind_floors(t, lang, floors):
