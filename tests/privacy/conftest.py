@@ -3,6 +3,7 @@ and redacting tracker stores on them."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 import pytest
@@ -57,3 +58,9 @@ def crisis_detector() -> Any:
     from bot.runtime import load_crisis_detector
 
     return load_crisis_detector(Settings(environment="test"))
+
+
+def events_text(rows: list[dict[str, Any]]) -> str:
+    """Stored events as JSON without their timestamps, for "no phone number in here" checks: a float timestamp such as
+    1795600548.2807126 can contain "0712"."""
+    return json.dumps([{k: v for k, v in r.items() if k != "timestamp"} for r in rows])
