@@ -73,8 +73,8 @@ BLIND_SETS = {
 
 
 @pytest.fixture(scope="module")
-def blind(router):
-    """Each blind set evaluated once per module, on first use."""
+def evaluated(router):
+    """Each evaluation folder (blind or contrast set) evaluated once per module, on first use."""
     results: dict = {}
 
     def get(folder: str):
@@ -100,28 +100,28 @@ def test_recall_and_false_positive_rate_floors(report, lang):
 
 
 @pytest.mark.parametrize("folder", list(BLIND_SETS))
-def test_every_language_has_a_blind_set_of_the_required_size(blind, folder):
+def test_every_language_has_a_blind_set_of_the_required_size(evaluated, folder):
     size = BLIND_SETS[folder][0]
     for lang in LANGUAGES:
-        t = blind(folder)[lang]
+        t = evaluated(folder)[lang]
         assert t["tp"] + t["fn"] >= size and t["fp"] + t["tn"] >= size, lang
 
 
 @pytest.mark.parametrize("folder", list(BLIND_SETS))
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_blind_set_floors(blind, folder, lang):
-    _assert_blind_floors(blind(folder)[lang], lang, BLIND_SETS[folder][1])
+def test_blind_set_floors(evaluated, folder, lang):
+    _assert_floors(evaluated(folder)[lang], lang, BLIND_SETS[folder][1])
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_contrast_set_floors(blind, lang):
-    t = blind("crisis-contrasts")[lang]
+def test_contrast_set_floors(evaluated, lang):
+    t = evaluated("crisis-contrasts")[lang]
     assert t["tp"] + t["fn"] >= 60 and t["fp"] + t["tn"] >= 130, lang
-    _assert_blind_floors(t, lang, CONTRASTS_FLOORS)
+    _assert_floors(t, lang, CONTRASTS_FLOORS)
 
 
-def _assert_blind_floors(t, lang, floors):
-    """Blind sets report counts only, never the messages (nobody should read them while building)."""
+def _assert_floors(t, lang, floors):
+    """Blind and contrast sets report counts only, never the messages (nobody should read them while building)."""
     min_recall, max_fpr = floors[lang]
     assert t["recall"] >= min_recall, (lang, t["recall"], len(t["missed"]))
     assert t["false_positive_rate"] <= max_fpr, (lang, t["false_positive_rate"], len(t["false_alarms"]))

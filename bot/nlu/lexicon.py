@@ -142,8 +142,8 @@ class CrisisLexicon:
         return list(hits.values())
 
     def _guard_spans(self, form: str) -> list[tuple[int, int]]:
+        """Where the guards match in the normalised ``form``."""
         return [m.span() for g in self.guards for p in g.patterns for m in p.finditer(form)]
-
 
     def mask(self, text: str) -> str | None:
         """The normalised text with every guard match (figurative speech, past-resolved...) blanked out, or None
