@@ -9,9 +9,15 @@ Lexicons are content (``content/crisis/<lang>.yml``), written by clinicians and 
 * A guard removes a signal match only when the guard's match covers the whole signal match. A guard can therefore
   never hide a different signal elsewhere in the same message.
 
+Each pattern carries the literals of which any match must contain one (``prefilter.required_literals``, proved from
+its parse tree; None for the few it cannot prove anything about). A scan first finds which of the lexicon's literals
+the message holds, in one pass in C, and then searches only the patterns that can match: about 1 in 30 on a typical
+message. That took the lexicons from ~1.8 ms to ~0.5 ms p50 per message.
+
 Compiling ~4,000 patterns with ``regex`` takes ~40 s (its parser is pure Python), so compiled patterns are kept in
-``models/lexicon-cache/`` (a pickle holds ``regex``'s compiled program, which loads in well under a millisecond),
-keyed by the lexicon file's content and the ``regex`` version. Any problem with the cache means compiling again.
+``models/lexicon-cache/`` with their literals (a pickle holds ``regex``'s compiled program, which loads in well under
+a millisecond), keyed by the lexicon file's content, the ``regex`` version and the pre-filter's code. Any problem with
+the cache means compiling again.
 """
 
 from __future__ import annotations
@@ -22,13 +28,15 @@ import os
 import pickle
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Iterable
 
 import regex
 import yaml
 
+from bot.nlu import prefilter
+from bot.nlu.prefilter import required_literals
 from bot.nlu.textnorm import squeezed_forms
 
 logger = logging.getLogger(__name__)
@@ -46,6 +54,8 @@ _ESCAPES = regex.compile(r"\\[pPN]\{[^}]*\}|\\.|\(\?[a-zA-Z-]*[:)]|\[\[:[a-z]+:\
 _UPPER_LITERAL = regex.compile(r"\p{Lu}")
 _GAP = r"(?:\W+\w+){0,3}\W+"
 _WRAP = r"(?<!\w)(?:{body})(?!\w)"
+# cache entries: source -> (compiled pattern, required literals); the pre-filter's code is part of the key
+_CACHE_FORMAT = hashlib.sha256(Path(prefilter.__file__).read_bytes()).hexdigest()
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: parsing the lexicons took ~5 s
 
 
@@ -57,6 +67,23 @@ class Rule:
     category: str
     patterns: tuple[regex.Pattern, ...]
     line: int
+    # per pattern, literals of which any match contains one (``prefilter.required_literals``), or None
+    needs: tuple[frozenset[str] | None, ...] = ()
+
+    @cached_property
+    def any_needs(self) -> frozenset[str] | None:
+        """Literals of which any match of any of the rule's patterns contains one (None: not known)."""
+        if len(self.needs) != len(self.patterns) or any(n is None for n in self.needs):
+            return None
+        return frozenset().union(*self.needs)
+
+    def candidates(self, present: frozenset[str] | None) -> tuple[regex.Pattern, ...] | list[regex.Pattern]:
+        """The patterns that can match a text holding the literals ``present`` (None: all patterns)."""
+        if present is None or len(self.needs) != len(self.patterns):
+            return self.patterns
+        if self.any_needs is not None and self.any_needs.isdisjoint(present):
+            return ()
+        return [p for p, n in zip(self.patterns, self.needs) if n is None or not n.isdisjoint(present)]
 
 
 @dataclass(frozen=True)
@@ -76,8 +103,11 @@ def compile_pattern(source: str) -> regex.Pattern:
     """Compile an author's pattern with word boundaries and the `` ~ `` gap macro. Patterns are matched
     case-sensitively: the text is already lower-cased (``textnorm.normalise``), and case-insensitive matching
     (full case folding) doubled the scan time; ``content check`` rejects an upper-case letter in a pattern."""
-    body = source.strip().replace(" ~ ", _GAP)
-    return regex.compile(_WRAP.format(body=body), regex.V1)
+    return regex.compile(_WRAP.format(body=_body(source)), regex.V1)
+
+
+def _body(source: str) -> str:
+    return source.strip().replace(" ~ ", _GAP)
 
 
 class CrisisLexicon:
@@ -88,6 +118,12 @@ class CrisisLexicon:
         self.signals = signals
         self.guards = guards
         self.source = source
+        self._literals = tuple(sorted({s for rule in signals + guards for needs in rule.needs if needs
+                                       for s in needs}))
+
+    def _present(self, form: str) -> frozenset[str]:
+        """The pre-filter literals that occur in ``form`` (one pass in C over all of them)."""
+        return frozenset(filter(form.__contains__, self._literals))
 
     @classmethod
     def load(cls, path: Path) -> "CrisisLexicon":
@@ -126,24 +162,26 @@ class CrisisLexicon:
         """Every signal that fires on ``text`` and is not wholly covered by a guard."""
         hits: dict[str, Hit] = {}
         for form in squeezed_forms(text):
+            present = self._present(form)
             guarded: list[tuple[int, int]] | None = None  # the guards run only once a signal has matched
             for rule in self.signals:
                 if rule.id in hits:
                     continue
-                for pattern in rule.patterns:
+                for pattern in rule.candidates(present):
                     spans = [m.span() for m in pattern.finditer(form)]
                     if not spans:
                         continue
                     if guarded is None:
-                        guarded = self._guard_spans(form)
+                        guarded = self._guard_spans(form, present)
                     if any(not _covered(span, guarded) for span in spans):
                         hits[rule.id] = Hit(rule.id, rule.category)
                         break
         return list(hits.values())
 
-    def _guard_spans(self, form: str) -> list[tuple[int, int]]:
-        """Where the guards match in the normalised ``form``."""
-        return [m.span() for g in self.guards for p in g.patterns for m in p.finditer(form)]
+    def _guard_spans(self, form: str, present: frozenset[str] | None = None) -> list[tuple[int, int]]:
+        """Where the guards match in the normalised ``form`` (``present``: its pre-filter literals, if known)."""
+        present = self._present(form) if present is None else present
+        return [m.span() for g in self.guards for p in g.candidates(present) for m in p.finditer(form)]
 
     def mask(self, text: str) -> str | None:
         """The normalised text with every guard match (figurative speech, past-resolved...) blanked out, or None
@@ -186,11 +224,15 @@ def _cache_file(path: Path, text: str) -> Path | None:
         directory = get_settings().models_dir / "lexicon-cache"
     except Exception:  # settings that do not validate: no cache, never a failure to load the lexicon
         return None
-    key = hashlib.sha256(f"{regex.__version__}\x00{_GAP}\x00{_WRAP}\x00{text}".encode("utf-8")).hexdigest()
+    key = hashlib.sha256(f"{_CACHE_FORMAT}\x00{regex.__version__}\x00{_GAP}\x00{_WRAP}\x00{text}".encode("utf-8"))
+    key = key.hexdigest()
     return directory / f"{path.stem}-{key[:20]}.pickle"
 
 
-def _read_cache(cache_file: Path | None) -> dict[str, regex.Pattern]:
+_Cache = dict[str, tuple[regex.Pattern, "frozenset[str] | None"]]
+
+
+def _read_cache(cache_file: Path | None) -> _Cache:
     if cache_file is None or not cache_file.exists():
         return {}
     try:
@@ -202,7 +244,7 @@ def _read_cache(cache_file: Path | None) -> dict[str, regex.Pattern]:
         return {}
 
 
-def _write_cache(cache_file: Path | None, cache: dict[str, regex.Pattern]) -> None:
+def _write_cache(cache_file: Path | None, cache: _Cache) -> None:
     if cache_file is None:
         return
     try:
@@ -218,26 +260,27 @@ def _write_cache(cache_file: Path | None, cache: dict[str, regex.Pattern]) -> No
         logger.info("lexicon cache not written (%s)", type(exc).__name__)
 
 
-def _rule(path: Path, item: object, line: int, is_signal: bool, cache: dict[str, regex.Pattern]) -> Rule:
+def _rule(path: Path, item: object, line: int, is_signal: bool, cache: _Cache) -> Rule:
     where = f"{path}:{line}"
     if not isinstance(item, dict) or not item.get("id") or not item.get("patterns"):
         raise LexiconError(f"{where}: each rule needs an 'id' and a list of 'patterns'")
     category = str(item.get("category", "guard" if not is_signal else ""))
     if is_signal and category not in CATEGORIES:
         raise LexiconError(f"{where}: unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
-    compiled = []
+    compiled, needs = [], []
     for source in item["patterns"]:
         if _UPPER_LITERAL.search(_ESCAPES.sub("", str(source))):
             raise LexiconError(f"{where}: pattern {source!r} has an upper-case letter; messages are lower-cased "
                                "before matching, so write it in lower case")
         try:
-            pattern = cache.get(str(source))
-            if pattern is None:
-                pattern = cache[str(source)] = compile_pattern(str(source))
-            compiled.append(pattern)
+            entry = cache.get(str(source))
+            if entry is None:
+                entry = cache[str(source)] = (compile_pattern(str(source)), required_literals(_body(str(source))))
+            compiled.append(entry[0])
+            needs.append(entry[1])
         except regex.error as exc:
             raise LexiconError(f"{where}: pattern {source!r} does not compile: {exc}") from exc
-    return Rule(str(item["id"]), category, tuple(compiled), line)
+    return Rule(str(item["id"]), category, tuple(compiled), line, tuple(needs))
 
 
 def _check_cli(lexicon_path: str, cases_path: str) -> int:
