@@ -46,13 +46,15 @@ class CrisisDetector:
                     if (directory / f"{lang}.yml").exists()})
 
     def scan(self, text: str, language: str) -> list[str]:
-        """Lexicon reasons for ``text``: the message language's lexicon, then English."""
+        """Lexicon reasons for ``text``: the message language's lexicon, then English. The guards of both read the
+        signals of both, since a code-switched message may say in one language what makes the other's phrase
+        harmless; a guard still removes only the exact match it covers."""
         order = [language] + ([CODE_SWITCH_LANGUAGE] if language != CODE_SWITCH_LANGUAGE else [])
+        lexicons = [(lang, self.lexicons[lang]) for lang in order if lang in self.lexicons]
         reasons: list[str] = []
-        for lang in order:
-            lexicon = self.lexicons.get(lang)
-            if lexicon is not None:
-                reasons.extend(f"lexicon:{lang}:{hit.rule_id}" for hit in lexicon.scan(text))
+        for lang, lexicon in lexicons:
+            others = [other for _, other in lexicons if other is not lexicon]
+            reasons.extend(f"lexicon:{lang}:{hit.rule_id}" for hit in lexicon.scan(text, also_guarded_by=others))
         return reasons
 
     def masked(self, text: str, language: str) -> Optional[str]:

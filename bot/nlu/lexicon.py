@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import regex
 import yaml
@@ -158,8 +158,10 @@ class CrisisLexicon:
         """The category of the signal ``rule_id`` (None for an unknown id)."""
         return next((rule.category for rule in self.signals if rule.id == rule_id), None)
 
-    def scan(self, text: str) -> list[Hit]:
-        """Every signal that fires on ``text`` and is not wholly covered by a guard."""
+    def scan(self, text: str, also_guarded_by: Sequence["CrisisLexicon"] = ()) -> list[Hit]:
+        """Every signal that fires on ``text`` and is not wholly covered by a guard (this lexicon's, or one of
+        ``also_guarded_by``'s: in a code-switched message the context that makes a phrase harmless, "pichle saal
+        suicidal thoughts aate the, ab nahi", may be in the other language)."""
         hits: dict[str, Hit] = {}
         for form in squeezed_forms(text):
             present = self._present(form)
@@ -173,6 +175,7 @@ class CrisisLexicon:
                         continue
                     if guarded is None:
                         guarded = self._guard_spans(form, present)
+                        guarded += [span for other in also_guarded_by for span in other._guard_spans(form)]
                     if any(not _covered(span, guarded) for span in spans):
                         hits[rule.id] = Hit(rule.id, rule.category)
                         break

@@ -8,6 +8,7 @@ import pytest
 import regex
 import yaml
 
+from bot.nlu.crisis import CrisisDetector
 from bot.nlu.lexicon import CrisisLexicon, LexiconError
 from bot.nlu.textnorm import deobfuscate, normalise
 from tests.conftest import LANGUAGES
@@ -150,3 +151,31 @@ def test_compiled_patterns_are_cached_by_content_and_a_broken_cache_means_compil
     assert CrisisLexicon.load(path).scan("quiero morir") and len(compiled) == 2
     monkeypatch.undo()
     assert lexicon_module._cache_file(path, "a") != lexicon_module._cache_file(path, "b")
+
+
+def detector() -> CrisisDetector:
+    return CrisisDetector.load(ROOT / "content" / "crisis", list(LANGUAGES))
+
+
+@pytest.mark.parametrize("lang, text, fires", [
+    # an English signal inside a message in another language, made harmless by what that language says around it
+    ("hi", "pehle mujhe suicidal thoughts aate the, ab bilkul nahi aate, life achhi chal rahi hai", False),
+    ("hi", "do saal pehle suicidal thoughts aate the, ab nahi aate", False),
+    ("es", "hace años tenía suicidal thoughts pero ya no, estoy bien", False),
+    ("sw", "zamani nilikuwa na suicidal thoughts lakini sasa niko sawa kabisa", False),
+    # ...and the same sentences when the risk is back
+    ("hi", "pehle suicidal thoughts aate the aur ab phir se aa rahe hain", True),
+    ("sw", "zamani nilikuwa na suicidal thoughts na sasa zimerudi tena", True),
+])
+def test_the_message_languages_guards_read_english_signals(lang, text, fires):
+    assert bool(detector().scan(text, lang)) is fires
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_guard_of_either_lexicon_hides_a_real_signal(lang):
+    """Guards of the message's language and of English read each other's signals, so every crisis case of both
+    fixture files must still fire when the message is routed to ``lang``."""
+    scan = detector().scan
+    texts = {str(t) for source in {lang, "en"} for kind in ("must_fire", "guard_cannot_hide")
+             for t in cases(source, kind)}
+    assert not [text for text in texts if not scan(text, lang)]
