@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 ROUTER_ENTITIES = ("language", "country", "crisis_reason", "crisis_category")
 MAX_NLU_CHARS = 1000  # long posts are classified on their start; the crisis layer always reads all of it
+# the pipelines' FallbackClassifier threshold (config/nlu/<lang>.yml): a demoted crisis intent is replaced by the next
+# intent only when that one is at least this sure, else by nlu_fallback (a clarifying question)
+DEMOTED_FALLBACK_THRESHOLD = 0.3
 _PAYLOAD = regex.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", regex.DOTALL)
 _COMMAND = regex.compile(r"^/(?P<command>[a-z]+)(?:@\w+)?(?:\s+(?P<arg>\S+))?\s*$", regex.IGNORECASE)
 COMMANDS = {"start": "greet", "help": "ask_capabilities", "language": "change_language", "privacy": "ask_privacy",
@@ -149,6 +152,8 @@ class LanguageRouter:
             result["intent"] = {"name": CRISIS_INTENT, "confidence": 1.0}
         elif route.unsupported:
             result["intent"] = {"name": "unsupported_language", "confidence": 1.0}
+        elif (result.get("intent") or {}).get("name") == CRISIS_INTENT:
+            demote_crisis_intent(result)
         entities = [
             e for e in result.get("entities") or []
             if e.get("entity") not in ROUTER_ENTITIES or (e["entity"] == "country" and e.get("extractor") == "payload")
@@ -266,3 +271,17 @@ def scale_answer(text: str) -> Optional[dict[str, Any]]:
         "entities": [{"entity": "mood_score", "value": str(score), "extractor": "ScaleAnswer"}],
         "intent_ranking": [{"name": "rate_mood", "confidence": 1.0}],
     }
+
+
+def demote_crisis_intent(result: dict[str, Any]) -> None:
+    """The classifier ranked ``crisis`` first but the crisis layer (lexicons and the models' joint vote) did not
+    fire: the crisis layer decides, so the dialogue must not see a crisis intent ("train phir late hai yaar" had
+    crisis at 0.35 and started the crisis flow). The next intent takes its place if it is sure enough, else
+    ``nlu_fallback``; crisis leaves the ranking."""
+    ranking = [i for i in result.get("intent_ranking") or [] if i.get("name") != CRISIS_INTENT]
+    runner_up = next((i for i in ranking if i.get("name") != "nlu_fallback"), None)
+    if runner_up is not None and float(runner_up.get("confidence") or 0) >= DEMOTED_FALLBACK_THRESHOLD:
+        result["intent"] = dict(runner_up)
+    else:
+        result["intent"] = {"name": "nlu_fallback", "confidence": float((runner_up or {}).get("confidence") or 0)}
+    result["intent_ranking"] = ranking

@@ -177,6 +177,37 @@ def test_crisis_lexicon_overrides_the_model(registry, parts):
     assert any(r.startswith("lexicon:en:") for r in result["crisis_reasons"])
 
 
+class RankingNLU:
+    """Answers every text with a fixed intent ranking."""
+
+    def __init__(self, ranking: list[tuple[str, float]]) -> None:
+        self.ranking = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+
+    async def parse_message(self, text: str) -> dict[str, Any]:
+        return {"text": text, "intent": dict(self.ranking[0]), "intent_ranking": [dict(i) for i in self.ranking],
+                "entities": []}
+
+
+@pytest.mark.parametrize("ranking, expected", [
+    # the classifier leans to crisis but the crisis layer (here: no lexicon signal, intent below the solo bar) says no
+    ([("crisis", 0.45), ("share_mood", 0.35), ("greet", 0.2)], "share_mood"),
+    ([("crisis", 0.55), ("share_mood", 0.25), ("greet", 0.2)], "nlu_fallback"),  # nothing else is sure enough
+    ([("crisis", 0.6), ("nlu_fallback", 0.4)], "nlu_fallback"),
+])
+def test_a_crisis_intent_the_crisis_layer_did_not_confirm_never_reaches_the_dialogue(registry, parts, ranking,
+                                                                                      expected):
+    identifier, crisis = parts
+    router = LanguageRouter(registry, identifier, {code: RankingNLU(ranking) for code in registry.codes}, crisis,
+                            known_intents={"share_mood", "greet"})
+    result = parse(router, "the train is late again", explicit="en")
+    assert result["crisis"] is False and result["crisis_reasons"] == []
+    assert result["intent"]["name"] == expected
+    assert all(i["name"] != "crisis" for i in result["intent_ranking"])
+    # the same classifier output on a message the lexicon reads as a crisis
+    confirmed = parse(router, "the train is late again and i want to kill myself", explicit="en")
+    assert confirmed["crisis"] is True and confirmed["intent"]["name"] == "crisis"
+
+
 def test_crisis_at_the_end_of_a_very_long_message(registry, parts):
     router = make_router(registry, parts)
     text = "today was long and work was busy. " * 300 + " honestly i just want to die"
