@@ -36,7 +36,6 @@ import regex
 import yaml
 
 from bot.nlu import prefilter
-from bot.nlu.prefilter import required_literals
 from bot.nlu.textnorm import squeezed_forms
 
 logger = logging.getLogger(__name__)
@@ -276,9 +275,10 @@ def _rule(path: Path, item: object, line: int, is_signal: bool, cache: _Cache) -
             raise LexiconError(f"{where}: pattern {source!r} has an upper-case letter; messages are lower-cased "
                                "before matching, so write it in lower case")
         try:
-            entry = cache.get(str(source))
+            source = str(source)
+            entry = cache.get(source)
             if entry is None:
-                entry = cache[str(source)] = (compile_pattern(str(source)), required_literals(_body(str(source))))
+                entry = cache[source] = (compile_pattern(source), prefilter.required_literals(_body(source)))
             compiled.append(entry[0])
             needs.append(entry[1])
         except regex.error as exc:
