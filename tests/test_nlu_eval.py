@@ -18,7 +18,9 @@ MIN_MACRO_F1 = 0.85
 # posts with none): they are meant to be hard. hi fell to 0.819 (share_mood vs crisis: 19 of its errors); ar fell to
 # 0.770, mostly in small intents the new 20% split reshuffled (affirm/deny, exercise_repeat, stop: 5–8 test examples
 # each); sw rose to 0.863, es to 0.901. The crisis decision does not rest on the intent alone (bot/nlu/crisis.py).
-MIN_MACRO_F1_BY_LANGUAGE = {"en": 0.84, "es": 0.89, "pt": 0.87, "fr": 0.86, "sw": 0.85, "hi": 0.81, "ar": 0.76}
+# Session 9 added ~210 more realistic examples per language (data/nlu/<lang>/realistic2.yml, new authors): en 0.863,
+# es 0.901, pt 0.912, fr 0.870, sw 0.876, hi 0.834, ar 0.778 (2026-11-25).
+MIN_MACRO_F1_BY_LANGUAGE = {"en": 0.85, "es": 0.89, "pt": 0.90, "fr": 0.86, "sw": 0.86, "hi": 0.82, "ar": 0.76}
 
 
 @pytest.fixture(scope="module")
