@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # by seven new authors) to the model layers' training data; the floors below are those figures with two messages of
 # margin. Recall rose on every set (means: first blind 0.989 -> 1.000, second 0.957 -> 0.971, third 0.974 -> 0.988,
 # contrasts 0.993 -> 0.998), so the recall floors rose. Some false-positive floors moved up by one message of the
-# new measurement (dev fr and ar, first blind ar, second blind es and fr, third blind es and ar); the contrast set's
+# new measurement (dev fr and ar, first blind ar, second blind es and fr, third blind es, sw and ar); the contrast set's
 # ar rose by 4 messages (12 -> 16 of 130 false alarms, from the model layers), while ar's blind sets moved by one.
 # language: (minimum recall, maximum false-positive rate). Development sets: lexicon authors checked their rules
 # against them, so they are met with room to spare; recall is held at the target (0.98), the false-positive rate at
